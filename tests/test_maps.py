@@ -1,0 +1,157 @@
+"""Change maps: every input kind, every option, every resize mode, and clear errors."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lib_diffdiff.maps import (
+    WHITE_CHANGES,
+    WHITE_KEEPS,
+    MapError,
+    MapOptions,
+    fit_to_image,
+    map_hash,
+    prepare_change_map,
+    read_map,
+    to_change,
+    to_latent,
+)
+
+GRAY = np.array([[0, 64, 128], [192, 255, 32]], dtype=np.uint8)
+EXPECTED = torch.from_numpy(GRAY.astype(np.float32) / 255)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        Image.fromarray(GRAY, "L"),
+        Image.fromarray(GRAY, "L").convert("LA"),
+        Image.fromarray(GRAY, "L").convert("RGB"),
+        Image.fromarray(GRAY, "L").convert("RGBA"),
+        Image.fromarray(GRAY, "L").convert("P"),
+        Image.fromarray((GRAY.astype(np.uint16) * 257), "I;16"),
+        Image.fromarray(GRAY.astype(np.int32) * 257).convert("I"),
+        Image.fromarray(GRAY.astype(np.float32) / 255, "F"),
+    ],
+    ids=lambda image: image.mode,
+)
+def test_every_pil_mode_reads_as_the_same_gray_levels(image):
+    assert torch.allclose(read_map(image), EXPECTED, atol=1 / 255)
+
+
+def test_colour_is_reduced_to_luminance_like_pil():
+    rgb = np.random.default_rng(0).integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    pil_gray = np.asarray(Image.fromarray(rgb, "RGB").convert("L"), dtype=np.float32) / 255
+    assert torch.allclose(read_map(rgb), torch.from_numpy(pil_gray), atol=1 / 255)
+    assert torch.allclose(read_map(torch.from_numpy(rgb).permute(2, 0, 1)), torch.from_numpy(pil_gray), atol=1 / 255)
+
+
+@pytest.mark.parametrize(
+    "array",
+    [GRAY, GRAY[..., None], GRAY.astype(np.float32) / 255, (GRAY.astype(np.uint16) * 257), torch.from_numpy(GRAY)[None, None]],
+    ids=["uint8", "hw1", "float", "uint16", "tensor-nchw"],
+)
+def test_arrays_and_tensors(array):
+    assert torch.allclose(read_map(array), EXPECTED, atol=1e-6)
+
+
+def test_paths_and_bytes(tmp_path):
+    path = tmp_path / "map.png"
+    Image.fromarray(GRAY, "L").save(path)
+    assert torch.allclose(read_map(path), EXPECTED)
+    assert torch.allclose(read_map(str(path)), EXPECTED)
+    assert torch.allclose(read_map(path.read_bytes()), EXPECTED)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.array([[0.5, np.nan]], dtype=np.float32), "NaN or infinite"),
+        (np.array([[0.5, np.inf]]), "NaN or infinite"),
+        (np.array([[0.5, 1.5]]), r"must lie in \[0, 1\]"),
+        (np.zeros((0, 4), dtype=np.uint8), "empty"),
+        (np.array([[1, 2]], dtype=np.int64), "unsupported value type"),
+        (np.zeros((2, 3, 4, 5)), "2-D map"),
+        (b"not an image", "not a readable image"),
+        ("/no/such/map.png", "cannot read image file"),
+        (None, "no map was given"),
+        (3.5, "expected an image"),
+        (Image.new("L", (0, 0)), "empty"),
+    ],
+)
+def test_bad_maps_raise_errors_that_say_what_is_wrong(bad, message):
+    with pytest.raises(MapError, match=message) as error:
+        read_map(bad, field="map")
+    assert error.value.field == "map"
+
+
+def test_conventions_invert_contrast_strength_and_blur():
+    gray = torch.tensor([[0.0, 0.25, 1.0]])
+    assert torch.allclose(to_change(gray, MapOptions(WHITE_KEEPS)), 1 - gray)
+    assert torch.allclose(to_change(gray, MapOptions(WHITE_CHANGES)), gray)
+    assert torch.allclose(to_change(gray, MapOptions(WHITE_CHANGES, invert=True)), 1 - gray)
+    assert torch.allclose(to_change(gray, MapOptions(WHITE_CHANGES, contrast=2.0)), torch.tensor([[0.0, 0.0, 1.0]]))
+    assert torch.allclose(to_change(gray, MapOptions(WHITE_CHANGES, contrast=0.0)), torch.full((1, 3), 0.5))
+    assert torch.allclose(to_change(gray, MapOptions(WHITE_CHANGES, strength=0.5)), gray * 0.5)
+    assert torch.allclose(to_change(gray, MapOptions(WHITE_CHANGES, strength=2.0)), torch.tensor([[0.0, 0.5, 1.0]]))
+    edge = torch.zeros(9, 9)
+    edge[:, 5:] = 1
+    blurred = to_change(edge, MapOptions(WHITE_CHANGES, blur=2.0))
+    assert 0 < blurred[4, 4] < 1 and blurred[4, 0] < 0.05 and blurred[4, 8] > 0.95
+    assert torch.allclose(blurred.sum(), edge.sum(), rtol=0.05)
+
+
+@pytest.mark.parametrize("name, value", [("convention", "black keeps"), ("blur", -1.0), ("contrast", float("nan")), ("strength", "2")])
+def test_bad_options_name_the_field(name, value):
+    with pytest.raises(MapError) as error:
+        MapOptions(**{name: value})
+    assert error.value.field == name
+
+
+def test_resize_modes_match_the_webui():
+    # a 4:1 map onto a square image: each mode treats the overflow differently
+    gray = torch.zeros(10, 40)
+    gray[:, :10] = 1.0  # left quarter white
+    just = fit_to_image(gray, 20, 20, 0)
+    crop = fit_to_image(gray, 20, 20, 1)
+    fill = fit_to_image(gray, 20, 20, 2)
+    assert just.shape == crop.shape == fill.shape == (20, 20)
+    assert just[:, :4].min() > 0.99 and just[:, 6:].max() < 0.01  # stretched: white quarter stays a quarter
+    assert crop.max() < 0.01  # cropped to the middle: the white quarter is cut away
+    assert fill[:, :4].min() > 0.99 and fill[0, 10:].max() < 0.01  # fitted inside, edge rows stretched into the borders
+    assert torch.equal(fill[0], fill[7]) and torch.equal(fill[-1], fill[-7])
+    assert torch.equal(fit_to_image(gray, 20, 20, 3), just)
+    with pytest.raises(MapError, match="resize_mode"):
+        fit_to_image(gray, 20, 20, 4)
+
+
+def test_latent_reduction_averages_areas():
+    change = torch.zeros(16, 16)
+    change[:, :4] = 1.0
+    latent = to_latent(change, 2, 2)
+    assert torch.allclose(latent, torch.tensor([[0.5, 0.0], [0.5, 0.0]]))
+
+
+def test_prepare_change_map_end_to_end():
+    image = Image.fromarray(np.tile(np.linspace(255, 0, 64).astype(np.uint8), (32, 1)), "L")
+    change = prepare_change_map(image, 64, 32, (4, 8), MapOptions())
+    assert change.shape == (4, 8)
+    assert (change[:, 1:] > change[:, :-1]).all()  # white keeps: left kept, right changed
+    assert 0 <= change.min() and change.max() <= 1
+
+
+def test_map_hash_is_stable_and_tells_maps_apart():
+    a = read_map(GRAY)
+    assert map_hash(a) == map_hash(read_map(Image.fromarray(GRAY, "L")))
+    assert map_hash(a) != map_hash(read_map(GRAY[::-1].copy()))
+    assert len(map_hash(a)) == 10
+
+
+def test_encoded_jpeg_and_webp_read(tmp_path):
+    for fmt in ("JPEG", "WEBP"):
+        buffer = io.BytesIO()
+        Image.fromarray(np.full((8, 8), 200, np.uint8), "L").save(buffer, fmt)
+        assert torch.allclose(read_map(buffer.getvalue()), torch.full((8, 8), 200 / 255), atol=3 / 255)

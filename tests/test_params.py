@@ -1,0 +1,43 @@
+"""The one parameter model: defaults agree, parsing is strict and names the field."""
+
+from dataclasses import fields
+
+import pytest
+
+from lib_diffdiff.maps import MapError
+from lib_diffdiff.params import SETTINGS, Settings
+
+
+def test_settings_and_their_descriptions_agree():
+    assert [(f.name, f.default) for f in fields(Settings)] == [(s.name, s.default) for s in SETTINGS]
+    assert len({s.infotext for s in SETTINGS if s.infotext}) == len([s for s in SETTINGS if s.infotext])
+
+
+def test_named_and_positional_values_parse_to_the_same_settings():
+    named = Settings.from_values({"enabled": True, "strength": 0.5, "future_hinting": "false"})
+    positional = Settings.from_positional([True, "upload", None, "white keeps", False, 0, 1, 0.5, False])
+    assert named == positional
+    assert named.map_options().strength == 0.5
+
+
+@pytest.mark.parametrize(
+    "values, field",
+    [
+        ({"strenght": 1.0}, "strenght"),
+        ({"strength": float("nan")}, "strength"),
+        ({"strength": 3.0}, "strength"),
+        ({"blur": "wide"}, "blur"),
+        ({"enabled": "yes"}, "enabled"),
+        ({"source": "webcam"}, "source"),
+        ({"contrast": True}, "contrast"),
+    ],
+)
+def test_bad_values_name_the_field(values, field):
+    with pytest.raises(MapError) as error:
+        Settings.from_values(values)
+    assert error.value.field == field
+
+
+def test_unknown_names_list_the_valid_ones():
+    with pytest.raises(MapError, match="valid ones are enabled, source, map"):
+        Settings.from_values({"colour": 1})

@@ -1,0 +1,213 @@
+"""img2img sampling as WebUI 1.10 does it, on the real k-diffusion sampler functions.
+
+Covers every sampler WebUI 1.10 lists (modules/sd_samplers_kdiffusion.py, sd_samplers_timesteps.py,
+sd_samplers_lcm.py, sd_samplers_extra.py). k-diffusion's functions are called as the WebUI calls
+them; Restart, DDIM, PLMS and LCM are the WebUI's own code, so their updates are written here from
+the published algorithms. Shared by the engine tests and the WebUI stand-in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import k_diffusion.sampling as ks
+import torch
+
+SIGMA_MIN, SIGMA_MAX = 0.0292, 14.6146  # SD 1.x's discrete schedule ends
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    name: str
+    function: object
+    scheduler: str = "automatic"  # WebUI's default schedule type for this sampler
+    options: dict = field(default_factory=dict)
+    timestep: bool = False  # DDPM-parameterised: the model predicts noise from integer timesteps
+
+
+def restart(model, x, sigmas, extra_args=None, disable=None, s_noise=1.0):
+    """Restart sampling (Xu et al. 2023) as WebUI 1.10 configures it: Heun steps on a Karras schedule,
+    plus a block of steps re-run from sigma 2 after renoising, once the schedule passes 0.1."""
+    extra_args = extra_args or {}
+    s_in = x.new_ones([x.shape[0]])
+    steps = len(sigmas) - 1
+    plan = []
+    if steps >= 20:
+        restart_steps, times = (steps // 4, 2) if steps >= 36 else (9, 1)
+        sigmas = ks.get_sigmas_karras(steps - restart_steps * times, sigmas[-2].item(), sigmas[0].item(), device=sigmas.device)
+        at = int(torch.argmin((sigmas - 0.1).abs()))
+        top = int(torch.argmin((sigmas - 2.0).abs()))
+        for i in range(len(sigmas) - 1):
+            plan.append((sigmas[i], sigmas[i + 1]))
+            if i + 1 == at and top < at:
+                block = ks.get_sigmas_karras(restart_steps + 1, sigmas[at].item(), sigmas[top].item(), device=sigmas.device)[:-1]
+                plan.extend(list(zip(block[:-1], block[1:])) * times)
+    else:
+        plan = list(zip(sigmas[:-1], sigmas[1:]))
+    current = None
+    for sigma, sigma_next in plan:
+        if current is not None and current < sigma:  # going back up: renoise to the restart level
+            x = x + torch.randn_like(x) * s_noise * (sigma**2 - current**2) ** 0.5
+        denoised = model(x, sigma * s_in, **extra_args)
+        d = (x - denoised) / sigma
+        if sigma_next == 0:
+            x = x + d * (sigma_next - sigma)
+        else:
+            x_2 = x + d * (sigma_next - sigma)
+            d_2 = (x_2 - model(x_2, sigma_next * s_in, **extra_args)) / sigma_next
+            x = x + (d + d_2) / 2 * (sigma_next - sigma)
+        current = sigma_next
+    return x
+
+
+def lcm(model, x, sigmas, extra_args=None, disable=None):
+    """LCM: jump to the prediction, then renoise to the next level."""
+    extra_args = extra_args or {}
+    s_in = x.new_ones([x.shape[0]])
+    for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
+        x = model(x, sigma * s_in, **extra_args)
+        if sigma_next > 0:
+            x += sigma_next * torch.randn_like(x)
+    return x
+
+
+def ddim(model, x, timesteps, alphas_cumprod, extra_args=None):
+    """Deterministic DDIM over `timesteps` (evaluation order, descending), ending at timestep 0."""
+    extra_args = extra_args or {}
+    s_in = x.new_ones([x.shape[0]])
+    for i, t in enumerate(timesteps):
+        a, a_prev = alphas_cumprod[t], alphas_cumprod[timesteps[i + 1] if i + 1 < len(timesteps) else 0]
+        eps = model(x, t * s_in, **extra_args)
+        clean = (x - (1 - a).sqrt() * eps) / a.sqrt()
+        x = a_prev.sqrt() * clean + (1 - a_prev).sqrt() * eps
+    return x
+
+
+def plms(model, x, timesteps, alphas_cumprod, extra_args=None):
+    """PLMS: a pseudo improved-Euler first step (two evaluations), then Adams-Bashforth on the noise."""
+    extra_args = extra_args or {}
+    s_in = x.new_ones([x.shape[0]])
+    history = []
+
+    def step(x, eps, a, a_prev):
+        clean = (x - (1 - a).sqrt() * eps) / a.sqrt()
+        return a_prev.sqrt() * clean + (1 - a_prev).sqrt() * eps
+
+    for i, t in enumerate(timesteps):
+        t_prev = timesteps[i + 1] if i + 1 < len(timesteps) else 0
+        a, a_prev = alphas_cumprod[t], alphas_cumprod[t_prev]
+        eps = model(x, t * s_in, **extra_args)
+        if not history:
+            eps_next = model(step(x, eps, a, a_prev), t_prev * s_in, **extra_args)
+            blended = (eps + eps_next) / 2
+        elif len(history) == 1:
+            blended = (3 * eps - history[-1]) / 2
+        elif len(history) == 2:
+            blended = (23 * eps - 16 * history[-1] + 5 * history[-2]) / 12
+        else:
+            blended = (55 * eps - 59 * history[-1] + 37 * history[-2] - 9 * history[-3]) / 24
+        x = step(x, blended, a, a_prev)
+        history = (history + [eps])[-3:]
+    return x
+
+
+SAMPLERS = {
+    spec.name: spec
+    for spec in [
+        SamplerSpec("DPM++ 2M", ks.sample_dpmpp_2m, "karras"),
+        SamplerSpec("DPM++ SDE", ks.sample_dpmpp_sde, "karras", {"brownian_noise": True}),
+        SamplerSpec("DPM++ 2M SDE", ks.sample_dpmpp_2m_sde, "exponential", {"brownian_noise": True}),
+        SamplerSpec("DPM++ 2M SDE Heun", ks.sample_dpmpp_2m_sde, "exponential", {"brownian_noise": True, "solver_type": "heun"}),
+        SamplerSpec("DPM++ 2S a", ks.sample_dpmpp_2s_ancestral, "karras"),
+        SamplerSpec("DPM++ 3M SDE", ks.sample_dpmpp_3m_sde, "exponential", {"discard_next_to_last_sigma": True, "brownian_noise": True}),
+        SamplerSpec("Euler a", ks.sample_euler_ancestral),
+        SamplerSpec("Euler", ks.sample_euler),
+        SamplerSpec("LMS", ks.sample_lms),
+        SamplerSpec("Heun", ks.sample_heun),
+        SamplerSpec("DPM2", ks.sample_dpm_2, "karras", {"discard_next_to_last_sigma": True}),
+        SamplerSpec("DPM2 a", ks.sample_dpm_2_ancestral, "karras", {"discard_next_to_last_sigma": True}),
+        SamplerSpec("DPM fast", ks.sample_dpm_fast),
+        SamplerSpec("DPM adaptive", ks.sample_dpm_adaptive),
+        SamplerSpec("Restart", restart, "karras"),
+        SamplerSpec("LCM", lcm),
+        SamplerSpec("DDIM", ddim, timestep=True),
+        SamplerSpec("PLMS", plms, timestep=True),
+    ]
+}
+
+
+def sigma_schedule(spec: SamplerSpec, steps: int) -> torch.Tensor:
+    """The full schedule the WebUI builds for `steps` (Automatic = the sampler's default type)."""
+    discard = spec.options.get("discard_next_to_last_sigma", False)
+    count = steps + 1 if discard else steps
+    if spec.scheduler == "karras":
+        sigmas = ks.get_sigmas_karras(count, SIGMA_MIN, SIGMA_MAX)
+    elif spec.scheduler == "exponential":
+        sigmas = ks.get_sigmas_exponential(count, SIGMA_MIN, SIGMA_MAX)
+    else:  # the model's own discrete schedule, evenly spaced in timesteps
+        t = torch.linspace(999, 0, count)
+        sigmas = ks.append_zero(_discrete_sigmas(t))
+    if discard:
+        sigmas = torch.cat([sigmas[:-2], sigmas[-1:]])
+    return sigmas
+
+
+def _discrete_sigmas(t: torch.Tensor) -> torch.Tensor:
+    from lib_diffdiff.reference import linear_alphas_cumprod
+
+    alphas = linear_alphas_cumprod()
+    log_sigmas = ((1 - alphas) / alphas).sqrt().log()
+    low = t.floor().long()
+    high = (low + 1).clamp_max(999)
+    return torch.lerp(log_sigmas[low], log_sigmas[high], t - low).exp()
+
+
+@dataclass
+class Img2ImgRun:
+    """What one img2img job hands its sampler: start latent, the steps it will run, and how to run them."""
+
+    spec: SamplerSpec
+    start: torch.Tensor
+    step_levels: torch.Tensor  # sigmas (k-diffusion) or timesteps (timestep samplers) of each step
+    run: object  # run(model) -> final latent
+
+
+def img2img(spec: SamplerSpec, original: torch.Tensor, noise: torch.Tensor, steps: int, denoising: float, seed: int = 0) -> Img2ImgRun:
+    """Set up img2img the way WebUI 1.10's sample_img2img does for this sampler."""
+    t_enc = int(min(denoising, 0.999) * steps)
+    if spec.timestep:
+        from lib_diffdiff.reference import linear_alphas_cumprod
+
+        alphas = linear_alphas_cumprod()
+        timesteps = torch.clip(torch.arange(0, 1000, 1000 // steps) + 1, 0, 999)[:t_enc].flip(0)
+        a = alphas[timesteps[0]]
+        start = original * a.sqrt() + noise * (1 - a).sqrt()
+
+        def run(model):
+            torch.manual_seed(seed)
+            return spec.function(model, start.clone(), timesteps, alphas)
+
+        return Img2ImgRun(spec, start, timesteps, run)
+
+    sigma_sched = sigma_schedule(spec, steps)[steps - t_enc - 1 :]
+    start = original + noise * sigma_sched[0]
+    kwargs = dict(spec.options)
+    kwargs.pop("discard_next_to_last_sigma", None)
+    if kwargs.pop("brownian_noise", False):
+        kwargs["noise_sampler"] = None  # built per run: the tree depends on the start latent's shape
+    if spec.function in (ks.sample_dpm_fast, ks.sample_dpm_adaptive):
+        kwargs.update(sigma_min=sigma_sched[-2], sigma_max=sigma_sched[0])
+        if spec.function is ks.sample_dpm_fast:
+            kwargs["n"] = len(sigma_sched) - 1
+    else:
+        kwargs["sigmas"] = sigma_sched
+
+    def run(model):
+        torch.manual_seed(seed)
+        call = dict(kwargs)
+        if "noise_sampler" in call:
+            positive = sigma_sched[sigma_sched > 0]
+            call["noise_sampler"] = ks.BrownianTreeNoiseSampler(start, positive.min(), positive.max(), seed=seed)
+        return spec.function(model, start.clone(), disable=True, **call)
+
+    return Img2ImgRun(spec, start, sigma_sched[:-1], run)
