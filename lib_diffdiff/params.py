@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .maps import CONVENTIONS, WHITE_KEEPS, MapError, MapOptions
+from .presets import PRESETS
 
 UPLOAD = "upload"
 INPAINT_MASK = "inpaint mask"
-PRESETS = ("gradient left to right", "gradient top to bottom", "radial")
-SOURCES = (UPLOAD, INPAINT_MASK) + PRESETS
+SOURCES = (UPLOAD, INPAINT_MASK, *PRESETS)
 
 
 @dataclass(frozen=True)

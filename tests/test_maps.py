@@ -155,3 +155,20 @@ def test_encoded_jpeg_and_webp_read(tmp_path):
         buffer = io.BytesIO()
         Image.fromarray(np.full((8, 8), 200, np.uint8), "L").save(buffer, fmt)
         assert torch.allclose(read_map(buffer.getvalue()), torch.full((8, 8), 200 / 255), atol=3 / 255)
+
+
+def test_presets_are_gray_maps_with_the_named_direction():
+    from lib_diffdiff.presets import PRESETS, preset_map
+
+    left_right = preset_map("gradient left to right", 16, 8)
+    top_bottom = preset_map("gradient top to bottom", 16, 8)
+    radial = preset_map("radial", 17, 17)
+    assert left_right.shape == top_bottom.shape == (8, 16)
+    assert left_right[0, 0] == 0 and left_right[0, -1] == 1 and (left_right[:, 1:] > left_right[:, :-1]).all()
+    assert top_bottom[0, 0] == 0 and top_bottom[-1, 0] == 1 and (top_bottom[1:] > top_bottom[:-1]).all()
+    assert radial[8, 8] == 0 and radial[0, 0] == pytest.approx(1) and radial[8, 0] < radial[0, 0]
+    for name in PRESETS:
+        gray = preset_map(name, 5, 3)
+        assert gray.shape == (3, 5) and 0 <= gray.min() and gray.max() <= 1
+    with pytest.raises(MapError, match="unknown preset"):
+        preset_map("spiral", 4, 4)
