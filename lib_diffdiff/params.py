@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .injection import Injector
 from .maps import CONVENTIONS, WHITE_KEEPS, MapError, MapOptions
 from .presets import PRESETS
 
@@ -156,6 +157,12 @@ class Settings:
         if len(values) > len(SETTINGS):
             raise MapError("args", f"expected at most {len(SETTINGS)} values ({', '.join(BY_NAME)}), got {len(values)}")
         return cls.from_values({setting.name: value for setting, value in zip(SETTINGS, values)})
+
+    def injector(self, original, noise, change, schedule, space=None) -> Optional[Injector]:
+        """The job's Injector, or None when disabled: a disabled job must run exactly as plain img2img."""
+        if not self.enabled:
+            return None
+        return Injector(original, noise, change, schedule, future_hinting=self.future_hinting, space=space)
 
     def map_options(self) -> MapOptions:
         return MapOptions(self.convention, self.invert, self.blur, self.contrast, self.strength)
