@@ -158,7 +158,7 @@ class Settings:
             raise MapError("args", f"expected at most {len(SETTINGS)} values ({', '.join(BY_NAME)}), got {len(values)}")
         return cls.from_values({setting.name: value for setting, value in zip(SETTINGS, values)})
 
-    def injector(self, original, noise, change, schedule, space=None) -> Optional[Injector]:
+    def injector(self, original, noise, change, schedule, space=None) -> Injector | None:
         """The job's Injector, or None when disabled: a disabled job must run exactly as plain img2img."""
         if not self.enabled:
             return None
