@@ -56,9 +56,9 @@ def plot_trends(trends: dict[str, np.ndarray], labels: dict[str, str], title: st
         y = y_of(tick)
         draw.line([(left, y), (right, y)], fill=(225, 225, 225))
         paste_text(canvas, f"{tick:g}", (left - 8, y), anchor="rm", scale=2)
-    for column in np.linspace(0, columns - 1, 5).round().astype(int):
+    for column in (tick for tick in nice_ticks(0, columns - 1) if tick <= columns - 1):
         draw.line([(x_of(column), bottom), (x_of(column), bottom + 5)], fill=(0, 0, 0))
-        paste_text(canvas, str(column), (x_of(column), bottom + 8), anchor="mt", scale=2)
+        paste_text(canvas, f"{column:g}", (x_of(column), bottom + 8), anchor="mt", scale=2)
     if low < 0 < high:
         draw.line([(left, y_of(0)), (right, y_of(0))], fill=(150, 150, 150))
     draw.rectangle([left, top, right, bottom], outline=(0, 0, 0))

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from lib_diffdiff.bench import METHODS, reliability
+from lib_diffdiff.plot import nice_ticks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,3 +40,24 @@ def test_bad_benchmark_sizes_are_refused():
         [sys.executable, "-m", "lib_diffdiff", "bench", "reliability", "--steps", "1"], cwd=ROOT, capture_output=True, text=True
     )
     assert failed.returncode == 2 and "--steps >= 2" in failed.stderr
+
+
+def test_readme_shows_what_the_benchmark_measures():
+    """The README's table is the default run's (the command it shows, writing the plot elsewhere)."""
+    readme = (ROOT / "README.md").read_text()
+    assert ".venv/bin/python -m lib_diffdiff bench reliability --out docs/trends.png" in readme
+    section = readme[readme.index("## Strength fan and the reliability score") :]
+    shown = {name: float(score) for name, score in re.findall(r"^\| (.+?) \| (-?\d\.\d{3}) \|$", section, re.MULTILINE)}
+    measured = reliability().scores
+    assert list(shown) == list(measured)
+    for name, score in measured.items():
+        assert shown[name] == pytest.approx(score, abs=0.002), name
+    assert measured["Differential Diffusion"] >= 0.95
+    assert (ROOT / "docs" / "trends.png").is_file()
+
+
+def test_plot_ticks_are_round_and_cover_the_range():
+    assert nice_ticks(0, 63) == [0, 20, 40, 60, 80]
+    ticks = nice_ticks(-0.143, 0.006)
+    assert ticks[0] <= -0.143 and ticks[-1] >= 0.006
+    assert [round(tick, 6) for tick in ticks] == [-0.15, -0.1, -0.05, 0.0, 0.05]
