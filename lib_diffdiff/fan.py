@@ -35,7 +35,8 @@ class FanOptions:
         if self.layout not in FAN_LAYOUTS:
             raise MapError("fan_layout", f"must be one of {list(FAN_LAYOUTS)}, got {self.layout!r}")
         low, high = FAN_COUNT_LIMITS
-        if isinstance(self.count, bool) or not isinstance(self.count, (int, float)) or self.count != int(self.count):
+        count = self.count
+        if isinstance(count, bool) or not isinstance(count, (int, float)) or not math.isfinite(count) or count != int(count):
             raise MapError("fan_count", f"must be a whole number, got {self.count!r}")
         if not low <= self.count <= high:
             raise MapError("fan_count", f"must lie between {low} and {high}, got {self.count:g}")

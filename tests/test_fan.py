@@ -79,7 +79,13 @@ def test_bad_fan_settings_name_the_field(values, field):
 
 @pytest.mark.parametrize(
     "options, field",
-    [(dict(layout="rings"), "fan_layout"), (dict(count=3.5), "fan_count"), (dict(count=True), "fan_count"), (dict(start=2), "fan_from")],
+    [
+        (dict(layout="rings"), "fan_layout"),
+        (dict(count=3.5), "fan_count"),
+        (dict(count=True), "fan_count"),
+        (dict(count=float("nan")), "fan_count"),
+        (dict(start=2), "fan_from"),
+    ],
 )
 def test_bad_fan_options_name_the_field(options, field):
     with pytest.raises(MapError) as error:
