@@ -17,20 +17,20 @@ import string
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+import torch
 from PIL import Image, ImageOps
 
 from .maps import MapError
 from .params import UPLOAD, Settings
 
 # 8192 x 8192 (64 MP) covers the largest phone-camera photos (48-50 MP) a map may have been drawn
-# on, while the decoded map (at most 4 bytes per pixel per channel in read_map) stays in the hundreds
-# of MB. It is below Pillow's own bomb warning (about 89 MP), so that check never decides first.
+# on, while bounding what one request can cost: read_map's float copy of an RGB map this size is
+# about 0.8 GB. It lies below Pillow's own bomb warning (about 89 MP), so ours decides first.
 DEFAULT_MAX_PIXELS = 8192 * 8192
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP")
 _FORMAT_NAMES = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "WEBP": "WebP"}  # MPO: multi-picture JPEG from cameras
-_SIGNATURES = {"PNG": lambda data: data.startswith(b"\x89PNG\r\n\x1a\n"), "JPEG": lambda data: data.startswith(b"\xff\xd8\xff")}
-_SIGNATURES["WebP"] = lambda data: data[:4] == b"RIFF" and data[8:12] == b"WEBP"
 _DATA_URL = re.compile(r"data:([^,]*),", re.IGNORECASE)
 _EXIF_ORIENTATION = 0x0112
 _BASE64_ALPHABET = frozenset(string.ascii_letters + string.digits + "+/=")
@@ -47,22 +47,18 @@ def decode_image(value: Any, field: str = "map", max_pixels: int = DEFAULT_MAX_P
       decompression-bomb error (and its warning, where warnings are errors) becomes a MapError too;
       our cap still holds where Pillow's is off (the XYZ plot sets `Image.MAX_IMAGE_PIXELS = None`).
     - A dict from a gradio sketch component (`{"image": ..., "mask": ...}`) yields its image.
-    - PIL images and numpy arrays (what gradio's Image component gives a script) and None are
-      returned unchanged: they are already decoded, and read_map checks them.
+    - PIL images and numpy arrays (what gradio's Image component gives a script), tensors and None
+      are returned unchanged: they are already decoded, and read_map checks them.
     """
     if isinstance(value, dict):
         if "image" not in value:
             raise MapError(field, f"expected an image or a dict with an 'image' entry, got a dict with {sorted(value)}")
         value = value["image"]
-    if value is None or isinstance(value, Image.Image) or _is_array(value):
+    if value is None or isinstance(value, (Image.Image, np.ndarray, torch.Tensor)):
         return value
     if not isinstance(value, str):
         raise MapError(field, f"expected a base64-encoded PNG, JPEG or WebP string, got {type(value).__name__}")
     return _open_encoded(_base64_payload(value, field), field, max_pixels)
-
-
-def _is_array(value) -> bool:
-    return type(value).__module__ == "numpy" and hasattr(value, "shape")
 
 
 def _base64_payload(text: str, field: str) -> bytes:
@@ -110,9 +106,9 @@ def _open_encoded(data: bytes, field: str, max_pixels: int) -> Image.Image:
 
 def _describe_unreadable(data: bytes) -> str:
     """Why bytes that none of the accepted decoders read are refused, naming what they seem to be."""
-    for kind, matches in _SIGNATURES.items():
-        if matches(data):
-            return f"the {kind} data is corrupt or describes an empty image"
+    kind = _accepted_kind_by_signature(data)
+    if kind:
+        return f"the {kind} data is corrupt or describes an empty image"
     try:
         with Image.open(io.BytesIO(data)) as other:  # header only: just to name the format
             found = other.format
@@ -121,6 +117,16 @@ def _describe_unreadable(data: bytes) -> str:
     if found:
         return f"{found} images are not accepted; send PNG, JPEG or WebP"
     return "the decoded data is not an image; send PNG, JPEG or WebP"
+
+
+def _accepted_kind_by_signature(data: bytes) -> str | None:
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return None
 
 
 def parse_script_args(args, max_pixels: int = DEFAULT_MAX_PIXELS) -> Settings:
@@ -146,9 +152,9 @@ def parse_script_args(args, max_pixels: int = DEFAULT_MAX_PIXELS) -> Settings:
         raise MapError("args", f"expected a list of values in UI order or an object of settings by name, got {type(args).__name__}")
     if not settings.enabled:
         return settings
-    gray = decode_image(settings.map, "map", max_pixels)
-    if gray is None and settings.source == UPLOAD:
+    decoded = decode_image(settings.map, "map", max_pixels)
+    if decoded is None and settings.source == UPLOAD:
         raise MapError(
             "map", f"Differential Diffusion is on with source {UPLOAD!r} but no map was given; give a map or choose another source"
         )
-    return replace(settings, map=gray)
+    return replace(settings, map=decoded)
