@@ -8,7 +8,7 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, WebPImagePlugin
 
 from lib_diffdiff.api_args import DEFAULT_MAX_PIXELS, decode_image, parse_script_args
 from lib_diffdiff.maps import MapError, read_map
@@ -51,6 +51,7 @@ def no_decoding(monkeypatch):
         raise AssertionError("pixel data was decoded")
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", refuse)
+    monkeypatch.setattr(WebPImagePlugin.WebPImageFile, "load", refuse)  # WebP decodes in its own load
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
@@ -135,6 +136,13 @@ def test_a_decompression_bomb_is_refused_from_its_header_before_decoding(monkeyp
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # as the XYZ plot leaves it: only our cap stands
     with pytest.raises(MapError, match=r"map: is larger than the limit of 67108864 pixels: its header says 9000x9000"):
         decode_image(base64.b64encode(bomb).decode())
+
+
+@pytest.mark.parametrize("fmt, save", [("PNG", {}), ("JPEG", {}), ("WEBP", {"lossless": True, "method": 0})])
+def test_every_format_is_refused_from_its_header(fmt, save, no_decoding):
+    text = encode(Image.new("L", (3000, 2000)), fmt, **save)  # small files that decode to 6 MP
+    with pytest.raises(MapError, match="map: is larger than the limit of 5000000 pixels: its header says 3000x2000"):
+        decode_image(text, max_pixels=5_000_000)
 
 
 def test_the_cap_can_be_changed(no_decoding):
