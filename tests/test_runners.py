@@ -147,7 +147,14 @@ def test_held_pixels_enter_every_unet_call_as_the_original_noised_to_its_level(n
     hook = pipe.unet.register_forward_pre_hook(record, with_kwargs=True)
     run = DifferentialRun(pipe, half_keep_map(), pixels_per_latent=2)
     try:
-        run(image=picture(), num_inference_steps=STEPS, strength=STRENGTH, generator=generator(), output_type="latent", **tiny.text_embeddings())
+        run(
+            image=picture(),
+            num_inference_steps=STEPS,
+            strength=STRENGTH,
+            generator=generator(),
+            output_type="latent",
+            **tiny.text_embeddings(),
+        )
     finally:
         hook.remove()
     kept = (run.change == 0).expand_as(run.original[:1])
@@ -237,9 +244,42 @@ def test_kandinsky_all_change_map_is_diffusers_img2img_bit_for_bit():
 
 def test_kandinsky_all_keep_map_returns_the_encoded_image():
     pipe, embeddings = tiny.kandinsky_22()
-    ours = Kandinsky22(pipe)(picture(), KEEP, steps=STEPS, strength=STRENGTH, seed=SEED, width=WIDTH, height=HEIGHT, output_type="latent", **embeddings)
+    ours = Kandinsky22(pipe)(
+        picture(), KEEP, steps=STEPS, strength=STRENGTH, seed=SEED, width=WIDTH, height=HEIGHT, output_type="latent", **embeddings
+    )
     encoded = pipe.movq.encode(pipe.image_processor.preprocess(picture(), HEIGHT, WIDTH))["latents"]
     assert torch.equal(ours, encoded[0])
+
+
+def test_kandinsky_prompt_goes_through_the_prior_then_the_decoder(tmp_path):
+    pipe, _ = tiny.kandinsky_22()
+    prior = tiny.kandinsky_22_prior(tmp_path)
+    runner = Kandinsky22(pipe, prior)
+    ours = runner(
+        picture(),
+        CHANGE,
+        "a cat",
+        negative_prompt="dog",
+        steps=3,
+        prior_steps=2,
+        seed=SEED,
+        width=WIDTH,
+        height=HEIGHT,
+        output_type="latent",
+    )
+    embeds = prior(prompt="a cat", negative_prompt="dog", num_inference_steps=2, guidance_scale=4.0, generator=generator())
+    direct = runner(
+        picture(),
+        CHANGE,
+        image_embeds=embeds.image_embeds,
+        negative_image_embeds=embeds.negative_image_embeds,
+        steps=3,
+        seed=SEED,
+        width=WIDTH,
+        height=HEIGHT,
+        output_type="latent",
+    )
+    assert torch.equal(ours, direct)
 
 
 def test_kandinsky_without_prior_needs_embeddings():
@@ -266,7 +306,12 @@ def test_if_all_change_map_is_both_diffusers_stages_bit_for_bit(deepfloyd):
     common = dict(strength=STRENGTH, generator=None, output_type="pt", **embeddings)
     small = stage_1(image=picture(), num_inference_steps=STEPS, guidance_scale=10.0, **{**common, "generator": generator()}).images
     large = stage_2(
-        image=small, original_image=picture(), num_inference_steps=4, guidance_scale=4.0, noise_level=250, **{**common, "generator": generator()}
+        image=small,
+        original_image=picture(),
+        num_inference_steps=4,
+        guidance_scale=4.0,
+        noise_level=250,
+        **{**common, "generator": generator()},
     ).images
     assert torch.equal(ours, large[0])
 
@@ -291,3 +336,80 @@ def test_if_maps_are_fitted_to_each_stage(deepfloyd):
         sizes.append(tuple(run.change.shape))
         assert (run.change[:, : run.change.shape[1] // 2 - 1] == 0).all()
     assert sizes == [(16, 24), (32, 40)]
+
+
+# --- loading and the command line -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sd_folder(tmp_path_factory):
+    """A tiny SD with a tokenizer and text encoder, saved as a local diffusers folder."""
+    folder = tmp_path_factory.mktemp("tiny-sd")
+    pipe = tiny.stable_diffusion(text=tiny.clip_text(folder / "vocab"))
+    pipe.save_pretrained(folder / "model")
+    return folder / "model"
+
+
+def test_cli_writes_what_the_python_api_returns(sd_folder, tmp_path):
+    from lib_diffdiff.run import main
+
+    picture().save(tmp_path / "in.png")
+    Image.fromarray(half_keep_map()).save(tmp_path / "map.png")
+    out = tmp_path / "out" / "edited.png"
+    argv = ["sd", "--image", str(tmp_path / "in.png"), "--map", str(tmp_path / "map.png"), "--prompt", "a cat", "--out", str(out)]
+    argv += ["--model", str(sd_folder), "--device", "cpu", "--steps", "4", "--strength", "0.9", "--seed", "7", "--negative-prompt", "dog"]
+    assert main(argv) == 0
+    runner = StableDiffusion.load(str(sd_folder), device="cpu", dtype=torch.float32)
+    expected = runner(tmp_path / "in.png", tmp_path / "map.png", "a cat", negative_prompt="dog", steps=4, strength=0.9, seed=7)
+    assert np.array_equal(np.asarray(Image.open(out)), np.asarray(expected))
+
+
+def test_missing_local_weights_name_the_model_and_the_option(tmp_path, capsys):
+    from lib_diffdiff.run import main
+
+    picture().save(tmp_path / "in.png")
+    Image.fromarray(half_keep_map()).save(tmp_path / "map.png")
+    missing = tmp_path / "no-such-model"
+    argv = [
+        "sd",
+        "--image",
+        str(tmp_path / "in.png"),
+        "--map",
+        str(tmp_path / "map.png"),
+        "--prompt",
+        "x",
+        "--out",
+        str(tmp_path / "o.png"),
+    ]
+    assert main([*argv, "--model", str(missing), "--device", "cpu"]) == 3
+    message = capsys.readouterr().err
+    assert str(missing) in message and "--model PATH" in message
+
+
+def test_offline_hub_id_names_the_model_and_the_option(monkeypatch):
+    from huggingface_hub import constants
+
+    from lib_diffdiff.runners import Kandinsky22, WeightsNotFoundError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(WeightsNotFoundError, match="kandinsky-community/kandinsky-2-2-prior.*--prior-model PATH.*HF_HUB_OFFLINE"):
+        Kandinsky22.load(device="cpu", dtype=torch.float32)
+
+
+def test_cli_refuses_a_missing_image_before_loading_anything(tmp_path, capsys):
+    from lib_diffdiff.run import main
+
+    argv = [
+        "if",
+        "--image",
+        str(tmp_path / "none.png"),
+        "--map",
+        str(tmp_path / "none.png"),
+        "--prompt",
+        "x",
+        "--out",
+        str(tmp_path / "o.png"),
+    ]
+    assert main(argv) == 2
+    assert "--image" in capsys.readouterr().err

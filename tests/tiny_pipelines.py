@@ -5,6 +5,9 @@ Text encoders and tokenizers are left out: the pipelines take prompt (or image) 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
 from diffusers import (
     AutoencoderKL,
@@ -13,10 +16,22 @@ from diffusers import (
     IFImg2ImgPipeline,
     IFImg2ImgSuperResolutionPipeline,
     KandinskyV22Img2ImgPipeline,
+    KandinskyV22PriorPipeline,
+    PriorTransformer,
     StableDiffusionImg2ImgPipeline,
     StableDiffusionXLImg2ImgPipeline,
+    UnCLIPScheduler,
     UNet2DConditionModel,
     VQModel,
+)
+from transformers import (
+    CLIPImageProcessor,
+    CLIPTextConfig,
+    CLIPTextModel,
+    CLIPTextModelWithProjection,
+    CLIPTokenizer,
+    CLIPVisionConfig,
+    CLIPVisionModelWithProjection,
 )
 
 TEXT_DIM = 16
@@ -71,18 +86,50 @@ def text_embeddings(tokens=4, dim=TEXT_DIM):
     return {"prompt_embeds": _embeds(1, tokens, dim, seed=1), "negative_prompt_embeds": _embeds(1, tokens, dim, seed=2)}
 
 
-def stable_diffusion(scheduler=None):
-    """SD img2img with a 2-level VAE (latents at 1/2 size) and DDIM unless told otherwise."""
-    return _quiet(StableDiffusionImg2ImgPipeline(
-        vae=_vae(),
-        text_encoder=None,
-        tokenizer=None,
-        unet=_unet(in_channels=4, out_channels=4),
-        scheduler=scheduler or DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False, steps_offset=1),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    ))
+def clip_text(folder: Path, encoder=CLIPTextModel, hidden_size=TEXT_DIM):
+    """A letter-level CLIP tokenizer (files written to `folder`) and a one-layer CLIP text encoder."""
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for letter in "abcdefghijklmnopqrstuvwxyz":
+        vocab[letter] = len(vocab)
+        vocab[letter + "</w>"] = len(vocab)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=8)
+    config = CLIPTextConfig(
+        vocab_size=len(vocab),
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        max_position_embeddings=8,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+        projection_dim=hidden_size,
+    )
+    return tokenizer, _seeded(lambda: encoder(config))
+
+
+def stable_diffusion(scheduler=None, text=None):
+    """SD img2img with a 2-level VAE (latents at 1/2 size) and DDIM unless told otherwise.
+
+    `text`: (tokenizer, text encoder) for prompts; without it the pipeline takes prompt embeddings only.
+    """
+    tokenizer, text_encoder = text or (None, None)
+    return _quiet(
+        StableDiffusionImg2ImgPipeline(
+            vae=_vae(),
+            text_encoder=text_encoder,
+            tokenizer=tokenizer,
+            unet=_unet(in_channels=4, out_channels=4),
+            scheduler=scheduler
+            or DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False, steps_offset=1),
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
+    )
 
 
 def stable_diffusion_xl():
@@ -95,26 +142,60 @@ def stable_diffusion_xl():
         projection_class_embeddings_input_dim=6 * 4 + pooled,
         transformer_layers_per_block=1,
     )
-    pipe = _quiet(StableDiffusionXLImg2ImgPipeline(
-        vae=_vae(),
-        text_encoder=None,
-        text_encoder_2=None,
-        tokenizer=None,
-        tokenizer_2=None,
-        unet=unet,
-        scheduler=DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False, steps_offset=1),
-        requires_aesthetics_score=False,
-        force_zeros_for_empty_prompt=False,
-    ))
+    pipe = _quiet(
+        StableDiffusionXLImg2ImgPipeline(
+            vae=_vae(),
+            text_encoder=None,
+            text_encoder_2=None,
+            tokenizer=None,
+            tokenizer_2=None,
+            unet=unet,
+            scheduler=DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False, steps_offset=1),
+            requires_aesthetics_score=False,
+            force_zeros_for_empty_prompt=False,
+        )
+    )
     embeddings = text_embeddings()
     embeddings["pooled_prompt_embeds"] = _embeds(1, pooled, seed=3)
     embeddings["negative_pooled_prompt_embeds"] = _embeds(1, pooled, seed=4)
     return pipe, embeddings
 
 
+KANDINSKY_IMAGE_DIM = 12
+
+
+def kandinsky_22_prior(folder: Path):
+    """Kandinsky 2.2's prior: CLIP text and image encoders projecting to the decoder's image embedding size."""
+    tokenizer, text_encoder = clip_text(folder, CLIPTextModelWithProjection, hidden_size=KANDINSKY_IMAGE_DIM)
+    vision = CLIPVisionConfig(
+        hidden_size=TEXT_DIM,
+        intermediate_size=2 * TEXT_DIM,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        image_size=16,
+        patch_size=8,
+        projection_dim=KANDINSKY_IMAGE_DIM,
+    )
+    prior = _seeded(
+        lambda: PriorTransformer(
+            num_attention_heads=2, attention_head_dim=6, embedding_dim=KANDINSKY_IMAGE_DIM, num_embeddings=8, num_layers=1
+        )
+    )
+    return _quiet(
+        KandinskyV22PriorPipeline(
+            prior=prior,
+            image_encoder=_seeded(lambda: CLIPVisionModelWithProjection(vision)),
+            text_encoder=text_encoder,
+            tokenizer=tokenizer,
+            scheduler=UnCLIPScheduler(variance_type="fixed_small_log", prediction_type="sample", clip_sample=True, clip_sample_range=10.0),
+            image_processor=CLIPImageProcessor(crop_size=16, size=16),
+        )
+    )
+
+
 def kandinsky_22():
     """Kandinsky 2.2's decoder with a 2-level MoVQ, and image embeddings in place of the prior's."""
-    image_dim = 12
+    image_dim = KANDINSKY_IMAGE_DIM
     unet = _unet(
         in_channels=4,
         out_channels=8,

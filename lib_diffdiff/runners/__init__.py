@@ -14,4 +14,13 @@ from .stable_diffusion import StableDiffusion, StableDiffusionXL
 
 RUNNERS = {"if": DeepFloydIF, "kandinsky": Kandinsky22, "sd": StableDiffusion, "sdxl": StableDiffusionXL}
 
-__all__ = ["RUNNERS", "DeepFloydIF", "DifferentialRun", "Kandinsky22", "StableDiffusion", "StableDiffusionXL", "WeightsNotFoundError", "load_pipeline"]
+__all__ = [
+    "RUNNERS",
+    "DeepFloydIF",
+    "DifferentialRun",
+    "Kandinsky22",
+    "StableDiffusion",
+    "StableDiffusionXL",
+    "WeightsNotFoundError",
+    "load_pipeline",
+]

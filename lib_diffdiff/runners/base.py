@@ -51,7 +51,7 @@ class SinglePipelineRunner:
     @classmethod
     def load(cls, model: str | None = None, *, device: str = "cuda", dtype=torch.float16, offload: bool = False, variant=None):
         """Load the weights (hub id or local folder) and place the pipeline on `device`."""
-        pipe = load_pipeline(diffusers_class(cls.pipeline_name), model or cls.default_model, cls.family, torch_dtype=dtype, variant=variant)
+        pipe = load_pipeline(diffusers_class(cls.pipeline_name), model or cls.default_model, cls.family, dtype=dtype, variant=variant)
         return cls(place(pipe, device, offload))
 
     def __call__(
@@ -65,7 +65,7 @@ class SinglePipelineRunner:
         strength: float = 1.0,
         guidance: float | None = None,
         seed: int = 0,
-        map_options: MapOptions = MapOptions(),
+        map_options: MapOptions | None = None,
         future_hinting: bool = True,
         **pipeline_kwargs,
     ):
@@ -73,7 +73,7 @@ class SinglePipelineRunner:
         run = DifferentialRun(
             self.pipe,
             change_map,
-            options=map_options,
+            options=map_options or MapOptions(),
             future_hinting=future_hinting,
             pixels_per_latent=self.pipe.image_processor.config.vae_scale_factor,
         )

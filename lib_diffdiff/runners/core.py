@@ -36,11 +36,9 @@ class WeightsNotFoundError(RuntimeError):
 
 def load_pipeline(pipeline_class, model: str, family: str, option: str = "--model", **kwargs):
     """`pipeline_class.from_pretrained(model, **kwargs)` with a clear message when weights are missing."""
-    from huggingface_hub.errors import HFValidationError
-
     try:
         return pipeline_class.from_pretrained(model, **kwargs)
-    except (OSError, HFValidationError) as error:
+    except (OSError, ValueError) as error:  # hub errors are OSErrors; a path that is no folder and no hub id, a ValueError
         raise WeightsNotFoundError(
             f"cannot load the {family} weights {model!r} ({type(error).__name__}: {str(error).strip().splitlines()[0]}). "
             f"Download them once with network access, or point at a local folder holding a diffusers copy of them with "
@@ -69,7 +67,7 @@ class DifferentialRun:
         pipe,
         change_map,
         *,
-        options: MapOptions = MapOptions(),
+        options: MapOptions | None = None,
         future_hinting: bool = True,
         pixels_per_latent: int = 8,
         resize_mode: int = 0,
@@ -77,7 +75,7 @@ class DifferentialRun:
         self.pipe = pipe
         self.scheduler = pipe.scheduler
         self.change_map = change_map
-        self.options = options
+        self.options = options or MapOptions()
         self.future_hinting = future_hinting
         self.pixels_per_latent = pixels_per_latent
         self.resize_mode = resize_mode
@@ -147,9 +145,7 @@ class DifferentialRun:
             schedule, space = self._timestep_schedule(first_timestep)
         else:
             schedule, space = self._sigma_schedule()
-        self.injector = Injector(
-            self.original, self.noise, self.change, schedule, future_hinting=self.future_hinting, space=space
-        )
+        self.injector = Injector(self.original, self.noise, self.change, schedule, future_hinting=self.future_hinting, space=space)
 
     def _timestep_schedule(self, first_timestep):
         """DDPM-type schedulers: the loop runs over the tail of `scheduler.timesteps`."""

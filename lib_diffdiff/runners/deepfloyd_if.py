@@ -43,7 +43,7 @@ class DeepFloydIF:
         variant=None,
     ):
         """Load stage I (with the T5 text encoder), stage II (without one) and, with `upscale`, stage III."""
-        options = dict(torch_dtype=dtype, variant=variant)
+        options = dict(dtype=dtype, variant=variant)
         stage_1 = load_pipeline(diffusers_class("IFImg2ImgPipeline"), model or cls.default_model, f"{cls.family} stage I", **options)
         stage_2 = load_pipeline(
             diffusers_class("IFImg2ImgSuperResolutionPipeline"),
@@ -60,7 +60,7 @@ class DeepFloydIF:
                 stage_3_model or cls.default_stage_3,
                 f"{cls.family} stage III (x4 upscaler)",
                 option="--stage-3-model",
-                torch_dtype=dtype,
+                dtype=dtype,
             )
             stage_3 = place(stage_3, device, offload)
         return cls(place(stage_1, device, offload), place(stage_2, device, offload), stage_3)
@@ -84,7 +84,7 @@ class DeepFloydIF:
         upscale_noise_level: int = 100,
         upscale_guidance: float = 9.0,
         seed: int = 0,
-        map_options: MapOptions = MapOptions(),
+        map_options: MapOptions | None = None,
         future_hinting: bool = True,
         output_type: str = "pil",
     ):
@@ -98,7 +98,7 @@ class DeepFloydIF:
         image = read_image(image)
         strength = check_strength(strength)
         embeddings = dict(prompt_embeds=prompt_embeds, negative_prompt_embeds=negative_prompt_embeds)
-        stage_options = dict(options=map_options, future_hinting=future_hinting, pixels_per_latent=1)
+        stage_options = dict(options=map_options or MapOptions(), future_hinting=future_hinting, pixels_per_latent=1)
         small = DifferentialRun(self.stage_1, change_map, **stage_options)(
             image=image,
             num_inference_steps=int(steps),

@@ -40,11 +40,15 @@ class Kandinsky22:
             prior_model or cls.default_prior,
             f"{cls.family} prior",
             option="--prior-model",
-            torch_dtype=dtype,
+            dtype=dtype,
             variant=variant,
         )
         decoder = load_pipeline(
-            diffusers_class("KandinskyV22Img2ImgPipeline"), model or cls.default_model, f"{cls.family} decoder", torch_dtype=dtype, variant=variant
+            diffusers_class("KandinskyV22Img2ImgPipeline"),
+            model or cls.default_model,
+            f"{cls.family} decoder",
+            dtype=dtype,
+            variant=variant,
         )
         return cls(place(decoder, device, offload), place(prior, device, offload))
 
@@ -57,10 +61,6 @@ class Kandinsky22:
             negative_prompt=negative_prompt,
             num_inference_steps=int(steps),
             guidance_scale=guidance,
-            # KandinskyV22Img2ImgPipeline hands its width and height to the image processor as height and width
-            # (diffusers 0.42): swapped here, the image comes out width x height.
-            width=int(height),
-            height=int(width),
             generator=torch.Generator("cpu").manual_seed(int(seed)),
         )
         return output.image_embeds, output.negative_image_embeds
@@ -82,7 +82,7 @@ class Kandinsky22:
         prior_steps: int = 25,
         prior_guidance: float = 4.0,
         seed: int = 0,
-        map_options: MapOptions = MapOptions(),
+        map_options: MapOptions | None = None,
         future_hinting: bool = True,
         **pipeline_kwargs,
     ):
@@ -102,7 +102,7 @@ class Kandinsky22:
         run = DifferentialRun(
             self.decoder,
             change_map,
-            options=map_options,
+            options=map_options or MapOptions(),
             future_hinting=future_hinting,
             pixels_per_latent=self.decoder.image_processor.config.vae_scale_factor,
         )
