@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from ..maps import MapOptions
-from .core import DifferentialRun, load_pipeline, place
+from .core import DifferentialRun, load_pipeline, place, seeded_generator
 
 
 def diffusers_class(name: str):
@@ -84,7 +84,7 @@ class SinglePipelineRunner:
             num_inference_steps=int(steps),
             strength=check_strength(strength),
             guidance_scale=self.default_guidance if guidance is None else guidance,
-            generator=torch.Generator("cpu").manual_seed(int(seed)),
+            generator=seeded_generator(seed),
             **pipeline_kwargs,
         )
         return output.images[0]

@@ -13,7 +13,7 @@ import torch
 
 from ..maps import MapOptions
 from .base import check_strength, diffusers_class, read_image
-from .core import DifferentialRun, load_pipeline, place
+from .core import DifferentialRun, load_pipeline, place, seeded_generator
 
 
 class DeepFloydIF:
@@ -104,7 +104,7 @@ class DeepFloydIF:
             num_inference_steps=int(steps),
             strength=strength,
             guidance_scale=guidance,
-            generator=torch.Generator("cpu").manual_seed(int(seed)),
+            generator=seeded_generator(seed),
             output_type="pt",
             **embeddings,
         ).images
@@ -116,7 +116,7 @@ class DeepFloydIF:
             strength=strength,
             guidance_scale=stage_2_guidance,
             noise_level=int(noise_level),
-            generator=torch.Generator("cpu").manual_seed(int(seed)),
+            generator=seeded_generator(seed),
             output_type=output_type if final_stage else "pt",
             **embeddings,
         ).images
@@ -129,6 +129,6 @@ class DeepFloydIF:
             num_inference_steps=int(upscale_steps),
             noise_level=int(upscale_noise_level),
             guidance_scale=upscale_guidance,
-            generator=torch.Generator("cpu").manual_seed(int(seed)),
+            generator=seeded_generator(seed),
             output_type=output_type,
         ).images[0]

@@ -6,7 +6,7 @@ import torch
 
 from ..maps import MapOptions
 from .base import check_strength, diffusers_class, read_image
-from .core import DifferentialRun, load_pipeline, place
+from .core import DifferentialRun, load_pipeline, place, seeded_generator
 
 
 class Kandinsky22:
@@ -61,7 +61,7 @@ class Kandinsky22:
             negative_prompt=negative_prompt,
             num_inference_steps=int(steps),
             guidance_scale=guidance,
-            generator=torch.Generator("cpu").manual_seed(int(seed)),
+            generator=seeded_generator(seed),
         )
         return output.image_embeds, output.negative_image_embeds
 
@@ -117,7 +117,7 @@ class Kandinsky22:
             # (diffusers 0.42): swapped here, the image comes out width x height.
             width=int(height),
             height=int(width),
-            generator=torch.Generator("cpu").manual_seed(int(seed)),
+            generator=seeded_generator(seed),
             **pipeline_kwargs,
         )
         return output.images[0]
