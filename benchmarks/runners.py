@@ -2,9 +2,11 @@
 
 Tiny random-weight pipelines (tests/tiny_pipelines.py), so the UNet is cheap and the engine's share
 of the time is as large as it gets; real models make the ratio closer still to 1. Runs alternate
-between plain and Differential Diffusion, and the median of each is compared.
+between plain and Differential Diffusion, and the median of each is compared. The engine's own time
+(inside its step callbacks, map preparation included) is also measured directly, as a share of the
+Differential Diffusion run: on a busy machine that share is steadier than the ratio.
 
-    python benchmarks/runners.py [--steps 20] [--repeats 7]
+    python benchmarks/runners.py [--steps 20] [--repeats 7] [--threads 1]
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import tiny_pipelines as tiny  # noqa: E402
 
 from lib_diffdiff.runners import DeepFloydIF, Kandinsky22, StableDiffusion, StableDiffusionXL  # noqa: E402
+from lib_diffdiff.runners.core import DifferentialRun  # noqa: E402
 
 HEIGHT, WIDTH = 64, 96
 
@@ -79,6 +82,22 @@ def cases(steps):
     }
 
 
+class EngineClock:
+    """Adds up the time spent in Differential Diffusion's step callbacks."""
+
+    def __init__(self):
+        self.seconds = 0.0
+        self._on_step = DifferentialRun.on_step
+        clock = self
+
+        def on_step(run, *args):
+            start = time.perf_counter()
+            clock._on_step(run, *args)
+            clock.seconds += time.perf_counter() - start
+
+        DifferentialRun.on_step = on_step
+
+
 def timed(call):
     start = time.perf_counter()
     call()
@@ -89,18 +108,25 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 keeps timings steady on a shared machine)")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
-    print(f"{'runner':<10} {'plain s':>9} {'with DD s':>10} {'ratio':>7}   ({args.steps} steps, median of {args.repeats})")
+    torch.set_num_threads(args.threads)
+    clock = EngineClock()
+    print(
+        f"{'runner':<10} {'plain s':>9} {'with DD s':>10} {'ratio':>7} {'engine share':>13}  ({args.steps} steps, median of {args.repeats})"
+    )
     with torch.no_grad():
         for name, (plain, differential) in cases(args.steps).items():
             plain(), differential()  # warm-up
             plain_times, dd_times = [], []
+            clock.seconds = 0.0
             for _ in range(args.repeats):
                 plain_times.append(timed(plain))
                 dd_times.append(timed(differential))
             plain_s, dd_s = statistics.median(plain_times), statistics.median(dd_times)
-            print(f"{name:<10} {plain_s:>9.4f} {dd_s:>10.4f} {dd_s / plain_s:>7.3f}")
+            share = clock.seconds / sum(dd_times)
+            print(f"{name:<10} {plain_s:>9.4f} {dd_s:>10.4f} {dd_s / plain_s:>7.3f} {share:>12.2%}")
 
 
 if __name__ == "__main__":
