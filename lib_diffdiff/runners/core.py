@@ -27,7 +27,7 @@ import torch
 
 from ..injection import Injector, SigmaSpace, TimestepSpace
 from ..maps import MapOptions, prepare_change_map
-from ..schedule import ReleaseSchedule
+from ..schedule import ReleaseSchedule, timestep_to_sigma
 
 
 class WeightsNotFoundError(RuntimeError):
@@ -153,12 +153,13 @@ class DifferentialRun:
         loop_length = getattr(self.pipe, "num_timesteps", None)
         if loop_length is None:  # pipelines that do not record it run their tail from the first timestep on
             loop_length = len(timesteps) - int((timesteps == first_timestep).nonzero()[0, 0])
-        loop = timesteps[len(timesteps) - loop_length :]
-        self._loop_length = loop_length
-        self._levels = lambda i: loop[i]
+        loop = timesteps[len(timesteps) - loop_length :].to(self.original.device)
         alphas_cumprod = self.scheduler.alphas_cumprod.to(self.original.device)
-        steps = torch.unique_consecutive(loop.to(self.original.device))
-        return ReleaseSchedule.from_timesteps(steps, alphas_cumprod), TimestepSpace(alphas_cumprod)
+        loop_sigmas = timestep_to_sigma(loop, alphas_cumprod)
+        self._loop_length = loop_length
+        self._levels = lambda i: loop_sigmas[i]
+        schedule = ReleaseSchedule.from_timesteps(torch.unique_consecutive(loop), alphas_cumprod)
+        return schedule, _TimestepSpaceBySigma(alphas_cumprod)
 
     def _sigma_schedule(self):
         """k-diffusion-type schedulers: read the sigmas from the step index the first step has advanced."""
@@ -169,6 +170,13 @@ class DifferentialRun:
         sigmas = scheduler.sigmas[start:].to(self.original.device, torch.float32)
         steps = torch.unique_consecutive(sigmas[sigmas > 0])
         return ReleaseSchedule(steps), SigmaSpace()
+
+
+class _TimestepSpaceBySigma(TimestepSpace):
+    """DDPM-type latents, with levels given as the sigmas of the loop's timesteps, converted once per run."""
+
+    def sigma(self, level: torch.Tensor) -> torch.Tensor:
+        return level
 
 
 def _evaluation_sigma(scheduler) -> torch.Tensor:
