@@ -334,6 +334,15 @@ def test_if_all_keep_map_returns_the_input_pixels_at_each_stage(deepfloyd):
     assert np.array_equal(np.asarray(ours), np.asarray(as_resized))
 
 
+def test_if_prompt_is_encoded_once_by_stage_i_for_both_stages(tmp_path):
+    stage_1, stage_2, _ = tiny.deepfloyd_if(tmp_path)
+    runner = DeepFloydIF(stage_1, stage_2)
+    ours = runner(picture(), half_keep_map(), "a cat", negative_prompt="dog", output_type="pt", **if_options())
+    embeds, negative = stage_1.encode_prompt("a cat", negative_prompt="dog", clean_caption=False)
+    direct = runner(picture(), half_keep_map(), prompt_embeds=embeds, negative_prompt_embeds=negative, output_type="pt", **if_options())
+    assert torch.equal(ours, direct)
+
+
 def test_if_maps_are_fitted_to_each_stage(deepfloyd):
     """Stage I edits at 16 px high, stage II at 32 px: the same map, fitted twice, its kept half kept in both."""
     stage_1, stage_2, embeddings = deepfloyd

@@ -32,6 +32,8 @@ from transformers import (
     CLIPTokenizer,
     CLIPVisionConfig,
     CLIPVisionModelWithProjection,
+    T5Config,
+    T5EncoderModel,
 )
 
 TEXT_DIM = 16
@@ -233,11 +235,20 @@ def _if_scheduler():
     )
 
 
-def deepfloyd_if():
-    """IF stage I (16 px) and stage II (32 px) img2img pipelines on pixels."""
+def deepfloyd_if(text_folder: Path | None = None):
+    """IF stage I (16 px) and stage II (32 px) img2img pipelines on pixels.
+
+    With `text_folder`, stage I gets a letter tokenizer (77 tokens, as IF pads to) and a one-layer T5 encoder.
+    """
+    tokenizer = text_encoder = None
+    if text_folder is not None:
+        tokenizer, _ = clip_text(text_folder)
+        tokenizer.model_max_length = 77
+        config = T5Config(vocab_size=len(tokenizer), d_model=TEXT_DIM, d_kv=8, d_ff=2 * TEXT_DIM, num_layers=1, num_heads=2)
+        text_encoder = _seeded(lambda: T5EncoderModel(config))
     stage_1 = IFImg2ImgPipeline(
-        tokenizer=None,
-        text_encoder=None,
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
         unet=_unet(in_channels=3, out_channels=6, sample_size=16),
         scheduler=_if_scheduler(),
         safety_checker=None,
