@@ -343,6 +343,27 @@ def test_if_prompt_is_encoded_once_by_stage_i_for_both_stages(tmp_path):
     assert torch.equal(ours, direct)
 
 
+def test_if_stage_iii_upscales_stage_ii_without_a_map(tmp_path):
+    stage_1, stage_2, _ = tiny.deepfloyd_if(tmp_path / "t5")
+    stage_3 = tiny.upscaler(tmp_path / "clip")
+    options = dict(output_type="pt", **if_options())
+    upscaled = DeepFloydIF(stage_1, stage_2, stage_3)(
+        picture(), half_keep_map(), "a cat", upscale_steps=3, upscale_noise_level=20, **options
+    )
+    stage_ii = DeepFloydIF(stage_1, stage_2)(picture(), half_keep_map(), "a cat", **options)
+    direct = stage_3(
+        prompt="a cat",
+        image=(stage_ii[None] / 2 + 0.5).clamp(0, 1),
+        num_inference_steps=3,
+        noise_level=20,
+        guidance_scale=9.0,
+        generator=generator(),
+        output_type="pt",
+    ).images[0]
+    assert upscaled.shape[-2:] == (64, 80)  # stage II's 32 x 40, doubled by the tiny upscaler
+    assert torch.equal(upscaled, direct)
+
+
 def test_if_maps_are_fitted_to_each_stage(deepfloyd):
     """Stage I edits at 16 px high, stage II at 32 px: the same map, fitted twice, its kept half kept in both."""
     stage_1, stage_2, embeddings = deepfloyd

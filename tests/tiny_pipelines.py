@@ -19,6 +19,7 @@ from diffusers import (
     KandinskyV22PriorPipeline,
     PriorTransformer,
     StableDiffusionImg2ImgPipeline,
+    StableDiffusionUpscalePipeline,
     StableDiffusionXLImg2ImgPipeline,
     UnCLIPScheduler,
     UNet2DConditionModel,
@@ -64,7 +65,7 @@ def _unet(**config):
     return _seeded(lambda: UNet2DConditionModel(**base))
 
 
-def _vae():
+def _vae(scaling_factor=0.18215):
     return _seeded(
         lambda: AutoencoderKL(
             block_out_channels=(8, 8),
@@ -76,6 +77,7 @@ def _vae():
             latent_channels=4,
             layers_per_block=1,
             force_upcast=False,
+            scaling_factor=scaling_factor,
         )
     )
 
@@ -268,3 +270,20 @@ def deepfloyd_if(text_folder: Path | None = None):
         requires_safety_checker=False,
     )
     return _quiet(stage_1), _quiet(stage_2), text_embeddings()
+
+
+def upscaler(text_folder: Path):
+    """A tiny x4-upscaler-style pipeline (here x2: its VAE has two levels) for IF's optional stage III."""
+    tokenizer, text_encoder = clip_text(text_folder)
+    unet = _unet(in_channels=7, out_channels=4, num_class_embeds=100, sample_size=16)
+    return _quiet(
+        StableDiffusionUpscalePipeline(
+            vae=_vae(scaling_factor=0.08333),  # the x4 upscaler's
+            text_encoder=text_encoder,
+            tokenizer=tokenizer,
+            unet=unet,
+            low_res_scheduler=DDPMScheduler(),
+            scheduler=DDIMScheduler(clip_sample=False, steps_offset=1),
+            max_noise_level=100,
+        )
+    )

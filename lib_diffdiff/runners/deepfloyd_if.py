@@ -125,7 +125,7 @@ class DeepFloydIF:
         return self.stage_3(
             prompt=prompt,
             negative_prompt=negative_prompt,
-            image=large,
+            image=(large / 2 + 0.5).clamp(0, 1),  # IF works in [-1, 1], the upscaler takes tensors in [0, 1]
             num_inference_steps=int(upscale_steps),
             noise_level=int(upscale_noise_level),
             guidance_scale=upscale_guidance,
