@@ -1,0 +1,207 @@
+"""The engine on any diffusers img2img pipeline, through the pipeline's public hooks only.
+
+Two hooks carry Differential Diffusion into an unmodified pipeline call:
+
+- the scheduler's `add_noise`, wrapped for the duration of the call, hands over the clean start
+  (the encoded init image, or its pixels for DeepFloyd IF) and the very noise the pipeline drew
+  for it (only its first call counts, so a second noising of a conditioning image is left alone);
+- the step callback (`callback_on_step_end`, or the older `callback` with `callback_steps=1` where a
+  pipeline has only that) injects, in place, into the latents the pipeline carries, so every UNet
+  evaluation after the first sees held pixels at the original noised to its level. The first
+  evaluation needs none: the pipeline's start latent is the original noised with that same noise.
+  After the last step the callback sets never-released pixels to the original exactly.
+
+The release schedule is built from the pipeline's own timesteps after strength truncation, read
+from the scheduler at the first callback. DDPM-type schedulers (latents sqrt(a) x0 + sqrt(1 - a) n,
+`init_noise_sigma` 1) are injected by timestep; k-diffusion-type ones (Euler, Heun, LMS, DPM2, ...:
+latents x0 + sigma n, scaled only for the UNet) by the sigma the scheduler assigns to the next
+evaluation, midpoints of second-order schedulers included.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+import torch
+
+from ..injection import Injector, SigmaSpace, TimestepSpace
+from ..maps import MapOptions, prepare_change_map
+from ..schedule import ReleaseSchedule, timestep_to_sigma
+
+
+class WeightsNotFoundError(RuntimeError):
+    """Model weights could not be loaded (offline, wrong path or id); the message says what to do."""
+
+
+def load_pipeline(pipeline_class, model: str, family: str, option: str = "--model", **kwargs):
+    """`pipeline_class.from_pretrained(model, **kwargs)` with a clear message when weights are missing."""
+    try:
+        return pipeline_class.from_pretrained(model, **kwargs)
+    except (OSError, ValueError) as error:  # hub errors are OSErrors; a path that is no folder and no hub id, a ValueError
+        raise WeightsNotFoundError(
+            f"cannot load the {family} weights {model!r} ({type(error).__name__}: {str(error).strip().splitlines()[0]}). "
+            f"Download them once with network access, or point at a local folder holding a diffusers copy of them with "
+            f"{option} PATH (model=PATH in Python). With HF_HUB_OFFLINE=1 only weights already in the Hugging Face cache are used."
+        ) from error
+
+
+def place(pipe, device: str, offload: bool):
+    """Move a loaded pipeline to `device`, or let accelerate offload its parts to the CPU between uses."""
+    if offload:
+        pipe.enable_model_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+    return pipe
+
+
+class DifferentialRun:
+    """Differential Diffusion state for one call of a diffusers img2img pipeline.
+
+    `change_map` is anything `lib_diffdiff.maps.read_map` reads; it is fitted to the working image
+    size of the call (the latent size times `pixels_per_latent`) and averaged to the latent grid.
+    """
+
+    def __init__(
+        self,
+        pipe,
+        change_map,
+        *,
+        options: MapOptions | None = None,
+        future_hinting: bool = True,
+        pixels_per_latent: int = 8,
+        resize_mode: int = 0,
+    ):
+        self.pipe = pipe
+        self.scheduler = pipe.scheduler
+        self.change_map = change_map
+        self.options = options or MapOptions()
+        self.future_hinting = future_hinting
+        self.pixels_per_latent = pixels_per_latent
+        self.resize_mode = resize_mode
+        self.original = self.noise = None
+        self.injector: Injector | None = None
+        self.change: torch.Tensor | None = None
+        self._levels: Callable[[int], torch.Tensor] | None = None
+        self._loop_length = 0
+
+    def __call__(self, **call_kwargs):
+        """Call the pipeline with Differential Diffusion; returns the pipeline's own output."""
+        parameters = inspect.signature(self.pipe.__call__).parameters
+        if "callback_on_step_end" in parameters:
+            if call_kwargs.get("callback_on_step_end") is not None:
+                raise ValueError("callback_on_step_end: Differential Diffusion uses this hook itself; it cannot take yours")
+            call_kwargs["callback_on_step_end"] = self.on_step_end
+            call_kwargs["callback_on_step_end_tensor_inputs"] = ["latents"]
+        elif "callback" in parameters:
+            if self.scheduler.order != 1:
+                raise ValueError(
+                    f"scheduler: {type(self.scheduler).__name__} evaluates the model several times per step, and this pipeline "
+                    "reports only whole steps; choose a first-order scheduler (DDPM, DDIM, DPM-Solver++, UniPC, Euler, ...)"
+                )
+            if call_kwargs.get("callback") is not None:
+                raise ValueError("callback: Differential Diffusion uses this hook itself; it cannot take yours")
+            call_kwargs["callback"] = self.on_step
+            call_kwargs["callback_steps"] = 1
+        else:
+            raise TypeError(f"{type(self.pipe).__name__} offers no step callback to attach Differential Diffusion to")
+        scheduler = self.scheduler
+        pipeline_add_noise = scheduler.add_noise
+
+        def add_noise(original_samples, noise, *args, **kwargs):
+            if self.original is None:
+                self.original, self.noise = original_samples, noise
+            return pipeline_add_noise(original_samples, noise, *args, **kwargs)
+
+        scheduler.add_noise = add_noise
+        try:
+            return self.pipe(**call_kwargs)
+        finally:
+            del scheduler.add_noise
+
+    def on_step_end(self, pipe, i, t, callback_kwargs):
+        self.on_step(i, t, callback_kwargs["latents"])
+        return callback_kwargs
+
+    def on_step(self, i, t, latents):
+        """After step `i`: inject for the next evaluation, or finish after the last."""
+        if self.injector is None:
+            self._start(t)
+        if i + 1 < self._loop_length:
+            self.injector.inject_(latents, self._levels(i + 1))
+        else:
+            latents.copy_(self.injector.finish(latents))
+
+    def _start(self, first_timestep):
+        if self.original is None:
+            raise RuntimeError(f"{type(self.pipe).__name__} did not noise an init image through its scheduler's add_noise")
+        scheduler = self.scheduler
+        height, width = self.original.shape[-2:]
+        scale = self.pixels_per_latent
+        self.change = prepare_change_map(
+            self.change_map, width * scale, height * scale, (height, width), self.options, self.resize_mode, field="map"
+        )
+        if float(scheduler.init_noise_sigma) == 1.0:
+            schedule, space = self._timestep_schedule(first_timestep)
+        else:
+            schedule, space = self._sigma_schedule()
+        self.injector = Injector(self.original, self.noise, self.change, schedule, future_hinting=self.future_hinting, space=space)
+
+    def _timestep_schedule(self, first_timestep):
+        """DDPM-type schedulers: the loop runs over the tail of `scheduler.timesteps`."""
+        timesteps = self.scheduler.timesteps
+        loop_length = getattr(self.pipe, "num_timesteps", None)
+        if loop_length is None:  # pipelines that do not record it run their tail from the first timestep on
+            loop_length = len(timesteps) - int((timesteps == first_timestep).nonzero()[0, 0])
+        loop = timesteps[len(timesteps) - loop_length :].to(self.original.device)
+        alphas_cumprod = self.scheduler.alphas_cumprod.to(self.original.device)
+        loop_sigmas = timestep_to_sigma(loop, alphas_cumprod)
+        self._loop_length = loop_length
+        self._levels = lambda i: loop_sigmas[i]
+        schedule = ReleaseSchedule.from_timesteps(torch.unique_consecutive(loop), alphas_cumprod)
+        return schedule, _TimestepSpaceBySigma(alphas_cumprod)
+
+    def _sigma_schedule(self):
+        """k-diffusion-type schedulers: read the sigmas from the step index the first step has advanced."""
+        scheduler = self.scheduler
+        start = scheduler.step_index - 1
+        self._loop_length = len(scheduler.timesteps) - start
+        self._levels = lambda i: _evaluation_sigma(scheduler)
+        sigmas = scheduler.sigmas[start:].to(self.original.device, torch.float32)
+        steps = torch.unique_consecutive(sigmas[sigmas > 0])
+        return ReleaseSchedule(steps), SigmaSpace()
+
+
+class _TimestepSpaceBySigma(TimestepSpace):
+    """DDPM-type latents, with levels given as the sigmas of the loop's timesteps, converted once per run."""
+
+    def sigma(self, level: torch.Tensor) -> torch.Tensor:
+        return level
+
+
+def _evaluation_sigma(scheduler) -> torch.Tensor:
+    """The sigma a k-diffusion-type scheduler scales the next model input by.
+
+    In the second stage of a second-order scheduler (Heun, DPM2, DPM2 ancestral, DPM-Solver SDE) the
+    latents sit at a midpoint whose bookkeeping differs from one scheduler to the next; its own input
+    scaling 1 / sqrt(1 + sigma^2) tells which of its sigmas it is, and that exact value is used.
+    """
+    sigma = scheduler.sigmas[scheduler.step_index]
+    if getattr(scheduler, "state_in_first_order", True):
+        return sigma
+    candidates = [scheduler.sigmas.flatten()]
+    if getattr(scheduler, "sigmas_interpol", None) is not None:
+        candidates.append(scheduler.sigmas_interpol.flatten())
+    if getattr(scheduler, "mid_point_sigma", None) is not None:
+        candidates.append(torch.as_tensor(scheduler.mid_point_sigma, device=sigma.device).flatten())
+    candidates = torch.cat([candidate.to(sigma.device, torch.float64) for candidate in candidates])
+    candidates = candidates[torch.isfinite(candidates)]  # DPM2 keeps a NaN midpoint past the last step
+    probe = torch.ones(1, dtype=torch.float64, device=sigma.device)
+    scale = scheduler.scale_model_input(probe, scheduler.timesteps[scheduler.step_index]).double()
+    scaled_sigma = (1.0 / (scale * scale) - 1.0).clamp_min(0).sqrt()
+    return candidates[(candidates - scaled_sigma).abs().argmin()].to(sigma.dtype)
+
+
+def seeded_generator(seed: int) -> torch.Generator:
+    """A CPU generator: the same seed gives the same noise on every device."""
+    return torch.Generator("cpu").manual_seed(int(seed))
