@@ -4,7 +4,6 @@ import functools
 import sys
 from pathlib import Path
 
-import gradio as gr
 import pytest
 import torch
 from PIL import Image
@@ -12,49 +11,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "webui_stub"))
 
+from harness import SIZE, StandInWebUI  # noqa: E402
 from models import TinyLatentDiffusion  # noqa: E402
-from modules import errors, processing, script_callbacks, scripts, shared  # noqa: E402
-
-from lib_diffdiff.params import SETTINGS  # noqa: E402
-
-SIZE = 64  # pixels; the latent is 8x8
-
-
-class WebUI:
-    """The img2img tab of a started WebUI with only this extension installed."""
-
-    def __init__(self):
-        script_callbacks.clear()
-        scripts.load_scripts([(str(ROOT / "scripts" / "differential_diffusion.py"), str(ROOT))])
-        script_callbacks.ui_settings_callback()
-        self.runner = scripts.ScriptRunner()
-        self.runner.initialize_scripts(is_img2img=True)
-        with gr.Blocks() as self.demo:
-            self.inputs = self.runner.setup_ui()
-        self.script = self.runner.alwayson_scripts[0]
-        self.components = self.script.controls
-
-    def args(self, **values):
-        """The script arguments the UI would send: every control's default, with `values` by setting name."""
-        unknown = set(values) - {s.name for s in SETTINGS}
-        assert not unknown, unknown
-        defaults = [component.value for component in self.components]
-        own = [values.get(setting.name, default) for setting, default in zip(SETTINGS, defaults)]
-        return [None] + own
-
-    def job(self, model="sd1", sampler="Euler", init=None, **kwargs):
-        settings = {k: kwargs.pop(k) for k in list(kwargs) if k in {s.name for s in SETTINGS}}
-        shared.sd_model = model if isinstance(model, TinyLatentDiffusion) else tiny_model(model)
-        p = processing.StableDiffusionProcessingImg2Img(
-            init_images=[init or scene()],
-            sampler_name=sampler,
-            width=SIZE,
-            height=SIZE,
-            script_args=self.args(**settings),
-            scripts=self.runner,
-            **{"steps": 8, "denoising_strength": 0.75, **kwargs},
-        )
-        return p
+from modules import errors, shared  # noqa: E402
 
 
 @functools.cache
@@ -78,6 +37,16 @@ def scene(seed: int = 11) -> Image.Image:
 
 def gray(value: float) -> Image.Image:
     return Image.new("L", (SIZE, SIZE), int(round(value * 255)))
+
+
+class WebUI(StandInWebUI):
+    """The stand-in with the tiny models by kind and the built-in scene as the default init image."""
+
+    def __init__(self):
+        super().__init__(models=tiny_model)
+
+    def job(self, model="sd1", sampler="Euler", init=None, **kwargs):
+        return super().job(model, sampler, init or scene(), **kwargs)
 
 
 @pytest.fixture
