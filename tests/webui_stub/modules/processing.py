@@ -52,7 +52,8 @@ class ImageRNG:
         self.shape, self.seeds = shape, seeds
 
     def next(self):
-        return torch.stack([torch.randn(self.shape, generator=torch.Generator().manual_seed(int(seed))) for seed in self.seeds])
+        noise = [torch.randn(self.shape, generator=torch.Generator().manual_seed(int(seed))) for seed in self.seeds]
+        return torch.stack(noise).to(shared.device)
 
 
 class Processed:
@@ -174,7 +175,7 @@ class StableDiffusionProcessingImg2Img:
         else:
             raise RuntimeError(f"bad number of images passed: {len(imgs)}; expecting {self.batch_size} or less")
 
-        image = torch.from_numpy(batch_images)
+        image = torch.from_numpy(batch_images).to(shared.device)
         self.init_latent = self.sd_model.encode_first_stage(image * 2 - 1)
 
         if image_mask is not None:
@@ -183,8 +184,8 @@ class StableDiffusionProcessingImg2Img:
             if self.mask_round:
                 latmask = np.around(latmask)
             latmask = np.tile(latmask[None], (self.init_latent.shape[1], 1, 1))
-            self.mask = torch.asarray(1.0 - latmask)
-            self.nmask = torch.asarray(latmask)
+            self.mask = torch.asarray(1.0 - latmask).to(shared.device)
+            self.nmask = torch.asarray(latmask).to(shared.device)
             if self.inpainting_fill == 3:
                 self.init_latent = self.init_latent * self.mask
 
