@@ -62,7 +62,7 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("enabled", "Enable", bool, False, "Run Differential Diffusion on this job", "DiffDiff"),
+    Setting("enabled", "Enable", bool, False, "Run Differential Diffusion on this job", "DiffDiff", sweepable=True),
     Setting("source", "Map source", str, UPLOAD, "Where the change map comes from", "DiffDiff source", choices=SOURCES, sweepable=True),
     Setting("map", "Change map", object, None, "Grayscale change map; see the convention below"),
     Setting(
