@@ -10,6 +10,7 @@ leaves nothing that could touch a later job. Nothing lives in module globals.
 from __future__ import annotations
 
 import torch
+from fastapi import HTTPException
 from modules import sd_samplers_common, shared
 
 from lib_diffdiff import Injector, MapError, ReleaseSchedule, TimestepSpace
@@ -19,6 +20,18 @@ from .geometry import Geometry, JobMap, job_map, soft_overlay
 
 ATTRIBUTE = "diffdiff_job"
 MAP_HASH_KEY = "DiffDiff map"
+
+
+class UnusableSettings(HTTPException):
+    """Fails a job whose settings or map cannot be used. Its status code makes the WebUI's HTTP API
+    answer 422 with this message (and no stack trace) where a request got past the route's check."""
+
+    def __init__(self, error: Exception):
+        super().__init__(status_code=422, detail=f"Differential Diffusion: {error}")
+        self.field = getattr(error, "field", None)
+
+    def __str__(self) -> str:
+        return self.detail
 
 
 class Job:
@@ -107,7 +120,7 @@ class Job:
         def forward(x, sigma, *args, **kwargs):
             if not job.closed and getattr(denoiser, "p", None) is job.p:
                 if job.error is not None:
-                    raise RuntimeError(f"Differential Diffusion: {job.error}") from job.error
+                    raise UnusableSettings(job.error) from job.error
                 if job.injector is not None:
                     job._before_model(x, sigma, kwargs)
             return inner(x, sigma, *args, **kwargs)

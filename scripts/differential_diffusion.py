@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from modules import script_callbacks, scripts
 
-from diffdiff_webui import ui
+from diffdiff_webui import api, ui, xyz
 from diffdiff_webui.job import ATTRIBUTE, Job
+from lib_diffdiff.api_args import parse_script_args
 from lib_diffdiff.maps import MapError
-from lib_diffdiff.params import SETTINGS, Settings
+from lib_diffdiff.xyz_axes import apply_overrides, swept_values
 
 
 class DifferentialDiffusionScript(scripts.Script):
@@ -29,15 +30,16 @@ class DifferentialDiffusionScript(scripts.Script):
         return components
 
     def process(self, p, *args):
-        if not args or args[0] is not True:
-            return
-        try:
-            settings = Settings.from_positional(args[: len(SETTINGS)])
+        if (not args or args[0] is False) and not swept_values(p):
+            return  # off (the accordion, or positional API args): nothing at all happens
+        try:  # UI values, the API's named or positional form, then the XYZ plot's swept values
+            settings = apply_overrides(parse_script_args(list(args)), p)
         except MapError as error:
             setattr(p, ATTRIBUTE, Job(p, None, error))
             return
-        setattr(p, ATTRIBUTE, Job(p, settings))
-        p.extra_generation_params.update(settings.infotext())
+        if settings.enabled:
+            setattr(p, ATTRIBUTE, Job(p, settings))
+            p.extra_generation_params.update(settings.infotext())
 
     def process_before_every_sampling(self, p, *args, **kwargs):
         job = Job.of(p)
@@ -66,3 +68,5 @@ class DifferentialDiffusionScript(scripts.Script):
 
 
 script_callbacks.on_ui_settings(ui.register_options)
+script_callbacks.on_app_started(lambda demo, app: api.install(app, ui.TITLE))
+script_callbacks.on_before_ui(xyz.register)

@@ -10,7 +10,7 @@ from modules.ui_components import InputAccordion
 from PIL import Image
 from torch.overrides import TorchFunctionMode
 
-from diffdiff_webui.job import ATTRIBUTE, MAP_HASH_KEY
+from diffdiff_webui.job import ATTRIBUTE, MAP_HASH_KEY, UnusableSettings
 from lib_diffdiff.maps import WHITE_CHANGES, map_hash, read_map, to_change, to_latent
 from lib_diffdiff.params import INPAINT_MASK, SETTINGS, Settings
 from lib_diffdiff.presets import PRESETS, preset_map
@@ -123,12 +123,14 @@ def test_an_interrupted_job_leaves_nothing_behind(webui, sampler):
 
 def test_an_unusable_map_fails_the_job_with_its_field_and_the_next_job_is_plain(webui):
     plain = processing.process_images(webui.job()).images[0].tobytes()
-    with pytest.raises(RuntimeError, match="map: no map was given"):
-        processing.process_images(webui.job(enabled=True, source="upload", map=None))
-    with pytest.raises(RuntimeError, match="source: .*needs an inpaint mask"):
-        processing.process_images(webui.job(enabled=True, source=INPAINT_MASK))
-    with pytest.raises(RuntimeError, match="blur: must lie between"):
-        processing.process_images(webui.job(enabled=True, map=gray(0.5), blur=-1.0))
+    for settings, field in [
+        (dict(source="upload", map=None), "map"),
+        (dict(source=INPAINT_MASK), "source"),
+        (dict(map=gray(0.5), blur=-1.0), "blur"),
+    ]:
+        with pytest.raises(UnusableSettings, match=f"Differential Diffusion: {field}: ") as raised:
+            processing.process_images(webui.job(enabled=True, **settings))
+        assert raised.value.field == field and raised.value.status_code == 422
     assert processing.process_images(webui.job()).images[0].tobytes() == plain
 
 

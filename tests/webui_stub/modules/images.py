@@ -1,6 +1,6 @@
 """modules/images.py: flatten and resize_image as img2img uses them (no upscalers)."""
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 LANCZOS = Image.Resampling.LANCZOS
 
@@ -41,3 +41,12 @@ def resize_image(resize_mode, im, width, height, upscaler_name=None):
             res.paste(resized.resize((fill_width, height), box=(0, 0, 0, height)), box=(0, 0))
             res.paste(resized.resize((fill_width, height), box=(resized.width, 0, resized.width, height)), box=(fill_width + src_w, 0))
     return res
+
+
+def read(fp, **kwargs):
+    image = Image.open(fp, **kwargs)
+    try:
+        image = ImageOps.exif_transpose(image)
+    except Exception:
+        pass
+    return image

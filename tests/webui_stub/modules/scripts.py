@@ -102,7 +102,7 @@ def load_scripts(paths_with_basedirs):
         saved = sys.path
         try:
             sys.path = [basedir] + sys.path
-            name = os.path.splitext(os.path.basename(path))[0]
+            name = os.path.basename(path)  # as script_loading.load_module names it, e.g. "xyz_grid.py"
             spec = importlib.util.spec_from_file_location(name, path)
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
