@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from lib_diffdiff.xyz_axes import register_axes
 from modules import scripts
+
+from lib_diffdiff.xyz_axes import register_axes
 
 
 def xyz_grid_module():

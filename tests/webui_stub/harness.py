@@ -37,7 +37,6 @@ class StandInWebUI:
         from threading import Lock
 
         from fastapi import FastAPI
-
         from modules.api.api import Api
 
         app = FastAPI()
