@@ -161,9 +161,9 @@ class ScriptRunner:
                 value = getattr(control, field, None)
                 if value is not None:
                     setattr(arg_info, field, value)
-            choices = getattr(control, "choices", None)
+            choices = getattr(control, "choices", None)  # gradio 3.41: (name, value) tuples or strings
             if choices is not None:
-                arg_info.choices = choices
+                arg_info.choices = [x[0] if isinstance(x, tuple) else x for x in choices]
             api_args.append(arg_info)
         script.api_info = api_models.ScriptInfo(name=script.name, is_img2img=script.is_img2img, is_alwayson=script.alwayson, args=api_args)
         if script.infotext_fields is not None:
