@@ -1,8 +1,9 @@
 """Benchmark (not a test): the same img2img job with and without Differential Diffusion, through the
 WebUI stand-in, on a UNet of the SD 1.5 configuration with random weights.
 
-Prints the median wall-time ratio (target: at most 1.01) and the peak-memory difference (CUDA
-allocator statistics on a GPU; on CPU, the bytes the job's Differential Diffusion state holds).
+Prints the median wall-time ratio (target: at most 1.01), the CPU-time ratio, the hook's own cost
+per model evaluation, and the peak-memory difference (CUDA allocator statistics on a GPU; on CPU,
+the bytes the job's Differential Diffusion state holds).
 
     PYTHONPATH=/path/to/diffusers python benchmarks/webui_overhead.py --latent 32 --steps 4 --repeats 3
 """
@@ -21,10 +22,11 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "webui_stub")]
 
-from harness import StandInWebUI  # noqa: E402
-from models import Inner, encode_blocks  # noqa: E402
 from modules import processing, shared  # noqa: E402
+from tiny_models import Inner, encode_blocks  # noqa: E402
+from webui_harness import StandInWebUI  # noqa: E402
 
+from lib_diffdiff import Injector, ReleaseSchedule  # noqa: E402
 from lib_diffdiff.presets import radial  # noqa: E402
 from lib_diffdiff.reference import linear_alphas_cumprod  # noqa: E402
 
@@ -55,6 +57,7 @@ class SD15RandomUNet:
         self.model = Inner("crossattn")
         self.device = device
         self.alphas_cumprod = linear_alphas_cumprod().to(device)
+        self.evaluations = 0
 
     def encode_first_stage(self, image):
         return encode_blocks(image.to(self.device))
@@ -67,6 +70,7 @@ class SD15RandomUNet:
         return torch.randn(len(prompts), 77, 768, generator=generator).to(self.device)
 
     def apply_model(self, x_t, t, cond):
+        self.evaluations += 1
         return self.unet(x_t, t, encoder_hidden_states=cond["c_crossattn"][0]).sample
 
 
@@ -74,6 +78,22 @@ def state_bytes(batch: int, latent: int) -> int:
     """What the job's Differential Diffusion state holds on the device: the injector's scratch latent
     (float32), its release map (float32), two boolean maps, and the latent change map (float32)."""
     return batch * 4 * latent * latent * 4 + latent * latent * (4 + 1 + 1 + 4)
+
+
+def hook_seconds(latent: int, device, calls: int = 200) -> float:
+    """The hook's own cost per model evaluation, timed alone: one injection into a latent of the job's shape."""
+    original = torch.randn(1, 4, latent, latent, device=device)
+    change = torch.rand(latent, latent, device=device)
+    injector = Injector(original, torch.randn_like(original), change, ReleaseSchedule(torch.linspace(14.6, 0.03, 20)))
+    x, sigma = original.clone(), torch.tensor([3.0], device=device)
+    for _ in range(10):
+        injector.inject_(x, sigma)
+    start = time.perf_counter()
+    for _ in range(calls):
+        injector.inject_(x, sigma)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / calls
 
 
 def main():
@@ -98,14 +118,17 @@ def main():
         if device.type == "cuda":
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         processing.process_images(p)
         if device.type == "cuda":
             torch.cuda.synchronize()
-        elapsed = time.perf_counter() - start
-        return elapsed, torch.cuda.max_memory_allocated() if device.type == "cuda" else None
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        return elapsed, (cpu, torch.cuda.max_memory_allocated() if device.type == "cuda" else None)
 
     job(False), job(True)  # warm-up
+    model.evaluations = 0
+    job(False)
+    evaluations = model.evaluations
     plain, ours = [], []
     for repeat in range(args.repeats):
         for enabled in (False, True) if repeat % 2 == 0 else (True, False):
@@ -117,8 +140,17 @@ def main():
     print(f"plain img2img          median {plain_time:.3f} s  ({', '.join(f'{t:.3f}' for t, _ in plain)})")
     print(f"Differential Diffusion median {our_time:.3f} s  ({', '.join(f'{t:.3f}' for t, _ in ours)})")
     print(f"wall-time ratio {our_time / plain_time:.4f} (target <= 1.01)")
+    plain_cpu = statistics.median(m[0] for _, m in plain)
+    our_cpu = statistics.median(m[0] for _, m in ours)
+    print(f"CPU-time ratio {our_cpu / plain_cpu:.4f} (this process's CPU seconds, less sensitive to other load on the machine)")
+    hook = hook_seconds(args.latent, device)
+    per_evaluation = plain_time / evaluations
+    print(
+        f"hook alone: {hook * 1e6:.1f} us per model evaluation, {evaluations} evaluations of {per_evaluation:.3f} s: "
+        f"expected ratio {1 + hook / per_evaluation:.5f} (the measured one is within the machine's timing noise)"
+    )
     if device.type == "cuda":
-        difference = max(m for _, m in ours) - max(m for _, m in plain)
+        difference = max(m[1] for _, m in ours) - max(m[1] for _, m in plain)
         print(f"peak memory difference {difference / 2**20:+.2f} MiB")
     else:
         held = state_bytes(1, args.latent) / 2**10

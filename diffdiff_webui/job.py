@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 from fastapi import HTTPException
-from modules import sd_samplers_common, shared
+from modules import images, sd_samplers_common, shared
 
 from lib_diffdiff import Injector, MapError, ReleaseSchedule, TimestepSpace
 from lib_diffdiff.params import INPAINT_MASK, Settings
@@ -97,8 +97,6 @@ class Job:
     def overlay(self, index: int):
         """Soft inpainting's composite: the original picture with the map's keep strength as alpha."""
         original = self.p.init_images[index % len(self.p.init_images)]
-        from modules import images
-
         picture = images.flatten(original, shared.opts.img2img_background_color)
         if not self.p.paste_to and self.p.resize_mode != 3:
             picture = images.resize_image(self.p.resize_mode, picture, self.p.width, self.p.height)

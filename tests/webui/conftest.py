@@ -11,9 +11,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "webui_stub"))
 
-from harness import SIZE, StandInWebUI  # noqa: E402
-from models import TinyLatentDiffusion  # noqa: E402
 from modules import errors, shared  # noqa: E402
+from tiny_models import TinyLatentDiffusion  # noqa: E402
+from webui_harness import SIZE, StandInWebUI  # noqa: E402
 
 
 @functools.cache

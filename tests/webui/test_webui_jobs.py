@@ -185,3 +185,20 @@ def test_only_masked_inpainting_crops_the_map_with_the_image(webui):
     assert p.paste_to == (SIZE // 2, SIZE // 2, SIZE, SIZE)
     change = getattr(p, ATTRIBUTE).map.change_latent
     assert (change[:, :4] == 1).all() and (change[:, 4:] == 0).all()
+
+
+def test_batch_tab_gives_each_image_the_map_named_like_it(webui, tmp_path):
+    from modules import img2img
+
+    images, maps = tmp_path / "in", tmp_path / "maps"
+    images.mkdir(), maps.mkdir()
+    for name, box in (("cat", (0, 0, 32, 64)), ("dog", (32, 0, 64, 64))):
+        scene().save(images / f"{name}.jpg")
+        square_mask(SIZE, box).save(maps / f"{name}.png")
+    p = webui.job(enabled=True, source=INPAINT_MASK, mask_blur=0, inpaint_full_res=False)
+    results = img2img.process_batch(p, str(images), str(maps))
+    assert [name for name, _ in results] == ["cat.jpg", "dog.jpg"]
+    for (name, result), changed_columns in zip(results, (slice(0, 32), slice(32, 64))):
+        expected = torch.zeros(SIZE, SIZE)
+        expected[:, changed_columns] = 1.0
+        assert f"{MAP_HASH_KEY}: {map_hash(expected)}" in result.infotexts[0], name

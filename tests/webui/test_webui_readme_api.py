@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import gray, scene, tiny_model
 from modules import shared
-from test_api import AppClient
+from test_webui_api import AppClient
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SECTION = README.read_text().split("### Calling the HTTP API", 1)[1]

@@ -3,9 +3,9 @@
 import pytest
 import torch
 from conftest import SIZE, gray
-from models import KINDS, TinyLatentDiffusion
 from modules import processing, sd_samplers_cfg_denoiser, sd_schedulers, shared
 from PIL import Image
+from tiny_models import KINDS, TinyLatentDiffusion
 from webui_sampling import SAMPLERS
 
 from lib_diffdiff import SigmaSpace, TimestepSpace
