@@ -202,3 +202,21 @@ def test_batch_tab_gives_each_image_the_map_named_like_it(webui, tmp_path):
         expected = torch.zeros(SIZE, SIZE)
         expected[:, changed_columns] = 1.0
         assert f"{MAP_HASH_KEY}: {map_hash(expected)}" in result.infotexts[0], name
+
+
+@pytest.mark.parametrize("blur", [0.0, 12.0], ids=["mask blur only", "our blur reaching past the crop"])
+def test_soft_inpainting_with_only_masked_keeps_the_whole_picture_outside_the_map(webui, blur):
+    big = scene().resize((2 * SIZE, 2 * SIZE))
+    mask = square_mask(2 * SIZE, (SIZE // 2, SIZE // 2, 3 * SIZE // 2, 3 * SIZE // 2))
+    settings = dict(enabled=True, source=INPAINT_MASK, blur=blur)
+    p = webui.job(init=big, mask=mask, mask_blur=4, inpaint_full_res=True, denoising_strength=1.0, **settings)
+    result = processing.process_images(p)
+    assert result.images[0].size == big.size and p.paste_to is not None
+    change = getattr(p, ATTRIBUTE).map.change_full
+    x, y, w, h = p.paste_to
+    outside = torch.ones_like(change, dtype=torch.bool)
+    outside[y : y + h, x : x + w] = False
+    kept = (((change * 255).round() == 0) | outside).numpy()
+    out, before = np.asarray(result.images[0]), np.asarray(big)
+    assert outside.any() and (out[kept] == before[kept]).all()
+    assert (out[(change > 0.9).numpy()] != before[(change > 0.9).numpy()]).any()
