@@ -10,8 +10,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .fan import FAN_COUNT_LIMITS, FAN_LAYOUTS, FanOptions
+from .injection import Injector
 from .maps import CONVENTIONS, WHITE_KEEPS, MapError, MapOptions
-from .presets import PRESETS
+from .presets import PRESETS, STRENGTH_FAN
 
 UPLOAD = "upload"
 INPAINT_MASK = "inpaint mask"
@@ -33,6 +35,7 @@ class Setting:
     step: float | None = None
     choices: tuple = ()
     sweepable: bool = False  # offered as an XYZ-plot axis
+    only_for_source: str | None = None  # used (and written to infotext) only with this map source
 
     def parse(self, value: Any) -> Any:
         """Check one raw value (from the UI, JSON or infotext) and return it typed, or raise MapError."""
@@ -121,6 +124,54 @@ SETTINGS: tuple[Setting, ...] = (
         "DiffDiff hinting",
         sweepable=True,
     ),
+    Setting(
+        "fan_layout",
+        "Fan layout",
+        str,
+        FanOptions.layout,
+        "Strength fan: sectors fanning up from the middle of the bottom edge, or vertical strips",
+        "DiffDiff fan layout",
+        choices=FAN_LAYOUTS,
+        only_for_source=STRENGTH_FAN,
+    ),
+    Setting(
+        "fan_count",
+        "Fan parts",
+        float,
+        float(FanOptions.count),
+        "Strength fan: how many sectors or strips",
+        "DiffDiff fan parts",
+        *FAN_COUNT_LIMITS,
+        1.0,
+        sweepable=True,
+        only_for_source=STRENGTH_FAN,
+    ),
+    Setting(
+        "fan_from",
+        "Fan from",
+        float,
+        FanOptions.start,
+        "Strength fan: change strength of the leftmost part (0 keeps, 1 changes fully)",
+        "DiffDiff fan from",
+        0.0,
+        1.0,
+        0.05,
+        sweepable=True,
+        only_for_source=STRENGTH_FAN,
+    ),
+    Setting(
+        "fan_to",
+        "Fan to",
+        float,
+        FanOptions.end,
+        "Strength fan: change strength of the rightmost part; the parts between are evenly spaced",
+        "DiffDiff fan to",
+        0.0,
+        1.0,
+        0.05,
+        sweepable=True,
+        only_for_source=STRENGTH_FAN,
+    ),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 
@@ -138,6 +189,10 @@ class Settings:
     contrast: float = 1.0
     strength: float = 1.0
     future_hinting: bool = True
+    fan_layout: str = FanOptions.layout
+    fan_count: float = float(FanOptions.count)
+    fan_from: float = FanOptions.start
+    fan_to: float = FanOptions.end
 
     @classmethod
     def from_values(cls, values: dict) -> Settings:
@@ -147,7 +202,9 @@ class Settings:
         unknown = sorted(set(values) - set(BY_NAME))
         if unknown:
             raise MapError(unknown[0], f"unknown setting; valid ones are {', '.join(BY_NAME)}")
-        return cls(**{name: BY_NAME[name].parse(value) for name, value in values.items()})
+        settings = cls(**{name: BY_NAME[name].parse(value) for name, value in values.items()})
+        settings.fan_options()  # the fan's own checks (a whole number of parts)
+        return settings
 
     @classmethod
     def from_positional(cls, values) -> Settings:
@@ -157,9 +214,18 @@ class Settings:
             raise MapError("args", f"expected at most {len(SETTINGS)} values ({', '.join(BY_NAME)}), got {len(values)}")
         return cls.from_values({setting.name: value for setting, value in zip(SETTINGS, values)})
 
+    def injector(self, original, noise, change, schedule, space=None) -> Injector | None:
+        """The job's Injector, or None when disabled: a disabled job must run exactly as plain img2img."""
+        if not self.enabled:
+            return None
+        return Injector(original, noise, change, schedule, future_hinting=self.future_hinting, space=space)
+
     def map_options(self) -> MapOptions:
         return MapOptions(self.convention, self.invert, self.blur, self.contrast, self.strength)
 
+    def fan_options(self) -> FanOptions:
+        return FanOptions(self.fan_layout, self.fan_count, self.fan_from, self.fan_to)
+
     def infotext(self) -> dict:
         """Generation-parameter entries for an enabled job (the map's hash is added by the caller)."""
-        return {s.infotext: getattr(self, s.name) for s in SETTINGS if s.infotext}
+        return {s.infotext: getattr(self, s.name) for s in SETTINGS if s.infotext and s.only_for_source in (None, self.source)}

@@ -13,7 +13,6 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 
 class PosteriorMeanDenoiser:
@@ -30,7 +29,7 @@ class PosteriorMeanDenoiser:
         self.tile = tile
         self.spread = spread
         self.size = tuple(bank_images.shape[-2:])
-        self.bank = F.unfold(bank_images.float(), kernel_size=tile, stride=tile).permute(2, 0, 1)  # (L, K, D)
+        self.bank = _tiles(bank_images.float(), tile).transpose(0, 1).contiguous()  # (L, K, D)
         self._bank_sq = (self.bank * self.bank).sum(-1)  # (L, K)
 
     def to(self, device) -> PosteriorMeanDenoiser:
@@ -42,15 +41,30 @@ class PosteriorMeanDenoiser:
         if (height, width) != self.size:
             raise ValueError(f"latent size {height}x{width} differs from the bank's {self.size[0]}x{self.size[1]}")
         sigma = torch.as_tensor(sigma, device=x.device, dtype=torch.float32).reshape(-1, 1, 1).expand(batch, 1, 1)
-        queries = F.unfold(x.float(), kernel_size=self.tile, stride=self.tile).transpose(1, 2)  # (B, L, D)
+        queries = _tiles(x.float(), self.tile)  # (B, L, D)
         cross = torch.einsum("bld,lkd->blk", queries, self.bank)
         distance = (queries * queries).sum(-1, keepdim=True) - 2 * cross + self._bank_sq
         variance = sigma * sigma + self.spread**2
         weights = torch.softmax(-distance / (2 * variance), dim=-1)
-        centre = torch.einsum("blk,lkd->bdl", weights, self.bank)
+        centre = torch.einsum("blk,lkd->bld", weights, self.bank)
         shrink = (self.spread**2 / variance).view(batch, 1, 1)  # component posterior: pull x towards its centre
-        denoised = shrink * queries.transpose(1, 2) + (1 - shrink) * centre
-        return F.fold(denoised, (height, width), kernel_size=self.tile, stride=self.tile).to(x.dtype)
+        denoised = shrink * queries + (1 - shrink) * centre
+        return _untile(denoised, height, width, self.tile).to(x.dtype)
+
+
+def _tiles(images: torch.Tensor, tile: int) -> torch.Tensor:
+    """(B, C, H, W) -> (B, L, C * tile * tile): the non-overlapping tiles, row by row (as F.unfold orders
+    them, without its slow general im2col)."""
+    batch, channels, height, width = images.shape
+    blocks = images.reshape(batch, channels, height // tile, tile, width // tile, tile)
+    return blocks.permute(0, 2, 4, 1, 3, 5).reshape(batch, (height // tile) * (width // tile), channels * tile * tile)
+
+
+def _untile(tiles: torch.Tensor, height: int, width: int, tile: int) -> torch.Tensor:
+    """The inverse of `_tiles`."""
+    batch = tiles.shape[0]
+    blocks = tiles.reshape(batch, height // tile, width // tile, -1, tile, tile)
+    return blocks.permute(0, 3, 1, 4, 2, 5).reshape(batch, -1, height, width)
 
 
 def as_noise_predictor(denoiser, alphas_cumprod: torch.Tensor):

@@ -241,7 +241,7 @@ def test_a_map_given_with_a_preset_source_is_still_checked():
         ([{"source": "webcam"}], "source", "must be one of"),
         ([{"convention": "black keeps"}], "convention", "must be one of"),
         ([False, "upload", None, "white keeps", False, 0.0, 1.0, 5.0], "strength", "between 0 and 2"),
-        ([*DEFAULTS, "one too many"], "args", "at most 9 values"),
+        ([*DEFAULTS, "one too many"], "args", f"at most {len(DEFAULTS)} values"),
         ("enabled", "args", "expected a list of values in UI order or an object"),
     ],
 )

@@ -8,6 +8,7 @@ import torch
 from webui_sampling import SAMPLERS, img2img
 
 from lib_diffdiff import Injector, ReleaseSchedule, TimestepSpace
+from lib_diffdiff.params import Settings
 from lib_diffdiff.reference import PosteriorMeanDenoiser, as_noise_predictor, builtin_images, linear_alphas_cumprod
 
 LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -76,6 +77,18 @@ ALL = sorted(SAMPLERS)
 
 
 @pytest.mark.parametrize("name", ALL)
+def test_disabled_is_plain_img2img_bit_for_bit(name, scene):
+    _, original, noise = scene
+    plain, _ = run(name, scene)
+    job = img2img(SAMPLERS[name], original, noise, STEPS, 1.0)
+    schedule = ReleaseSchedule(torch.ones(1))  # never consulted when disabled
+    assert Settings(enabled=False).injector(original, noise, torch.ones(HEIGHT, WIDTH), schedule) is None
+    assert torch.equal(job.run(scene[0] if not SAMPLERS[name].timestep else as_noise_predictor(scene[0], ALPHAS)), plain)
+    hinted = Settings(enabled=True, future_hinting=False).injector(original, noise, torch.ones(HEIGHT, WIDTH), schedule)
+    assert isinstance(hinted, Injector) and not hinted.future_hinting
+
+
+@pytest.mark.parametrize("name", ALL)
 def test_all_change_map_is_plain_img2img_bit_for_bit(name, scene):
     plain, _ = run(name, scene)
     ours, _ = run(name, scene, change=torch.ones(HEIGHT, WIDTH))
@@ -119,11 +132,13 @@ def check_masks(record, change, steps, future_hinting):
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_each_level_is_released_when_its_strength_says(name, scene):
+@pytest.mark.parametrize("denoising", [1.0, 0.5])
+def test_each_level_is_released_when_its_strength_says(name, denoising, scene):
+    """Strengths are shares of the steps img2img actually runs after truncation by denoising strength."""
     _, original, noise = scene
     record = Recorder(None)
     change = banded_change()
-    final, injector = run(name, scene, change=change, record=record)
+    final, injector = run(name, scene, change=change, record=record, denoising=denoising)
     steps = injector.schedule.steps
     check_masks(record, change, steps, future_hinting=True)
     # evaluations at schedule points sit at the integer position of their step

@@ -4,6 +4,7 @@ from dataclasses import fields
 
 import pytest
 
+from lib_diffdiff.fan import FanOptions
 from lib_diffdiff.maps import MapError
 from lib_diffdiff.params import SETTINGS, Settings
 
@@ -11,6 +12,19 @@ from lib_diffdiff.params import SETTINGS, Settings
 def test_settings_and_their_descriptions_agree():
     assert [(f.name, f.default) for f in fields(Settings)] == [(s.name, s.default) for s in SETTINGS]
     assert len({s.infotext for s in SETTINGS if s.infotext}) == len([s for s in SETTINGS if s.infotext])
+
+
+def test_settings_keep_their_positions_and_the_fan_settings_come_last():
+    names = [s.name for s in SETTINGS]
+    assert names[:9] == ["enabled", "source", "map", "convention", "invert", "blur", "contrast", "strength", "future_hinting"]
+    assert names[9:] == ["fan_layout", "fan_count", "fan_from", "fan_to"]
+    assert Settings().fan_options() == FanOptions()
+
+
+def test_fan_settings_reach_infotext_only_for_the_fan():
+    assert not any(key.startswith("DiffDiff fan") for key in Settings().infotext())
+    fan = Settings(source="strength fan", fan_count=3.0).infotext()
+    assert fan["DiffDiff fan parts"] == 3.0 and fan["DiffDiff fan layout"] == "sectors"
 
 
 def test_named_and_positional_values_parse_to_the_same_settings():

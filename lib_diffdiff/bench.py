@@ -1,0 +1,94 @@
+"""The reliability benchmark: the paper's score R for Differential Diffusion and its baselines.
+
+Every method edits the same pictures with the same noise and steps, once with the horizontal
+gradient map G and once with the all-change map xi (with noise of its own, as two independent runs
+of a stochastic method), on the weight-free reference model: the exact posterior-mean denoiser of a
+bank of built-in pictures, applied on 8 x 8 tiles of a 64 x 64 "latent" (Stable Diffusion's latent
+size at 512 pixels), so an edit stays where the map puts it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .demo import edit, euler, schedule
+from .maps import MapOptions, to_change
+from .metrics import all_change_map, gradient_map, normalised_trend, pearson
+from .plot import plot_trends
+from .reference import PosteriorMeanDenoiser, builtin_images
+
+BANK_SIZE = 32
+TILE = 8
+
+
+def img2img(image: torch.Tensor, denoiser, steps: int, noise: torch.Tensor, strength: float) -> torch.Tensor:
+    """Plain img2img: the last `strength` share of the steps, from the picture noised to their first level."""
+    sigmas = schedule(steps)[steps - round(steps * strength) :]
+    return euler(denoiser, image + noise * sigmas[0], sigmas)
+
+
+def soft_blend(image: torch.Tensor, change: torch.Tensor, denoiser, steps: int, noise: torch.Tensor) -> torch.Tensor:
+    """Soft-inpainting style: at every step the prediction is blended with the picture by the map."""
+    sigmas = schedule(steps)
+    blended = lambda x, sigma: change * denoiser(x, sigma) + (1 - change) * image
+    return euler(blended, image + noise * sigmas[0], sigmas)
+
+
+Method = Callable[[torch.Tensor, torch.Tensor, object, int, torch.Tensor], torch.Tensor]
+
+METHODS: dict[str, Method] = {
+    "Differential Diffusion": lambda image, change, model, steps, noise: edit(image, change, model, steps, noise),
+    "DD without future hinting": lambda image, change, model, steps, noise: edit(image, change, model, steps, noise, future_hinting=False),
+    "img2img, strength 0.5": lambda image, change, model, steps, noise: img2img(image, model, steps, noise, 0.5),
+    # Changed part regenerated, kept part replaced by the noised picture at every step (Blended
+    # Latent Diffusion, WebUI inpainting): exactly the injection of a 0/1 map.
+    "img2img, binary mask": lambda image, change, model, steps, noise: edit(image, (change >= 0.5).float(), model, steps, noise),
+    "soft-inpainting blend": lambda image, change, model, steps, noise: soft_blend(image, change, model, steps, noise),
+}
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """R and the normalised trend tau_hat of each method."""
+
+    scores: dict[str, float]
+    trends: dict[str, np.ndarray]
+    images: int
+    steps: int
+    seed: int
+
+    def table(self) -> str:
+        """A Markdown table of R per method."""
+        rows = [f"| {name} | {score:.3f} |" for name, score in self.scores.items()]
+        return "\n".join(["| method | R |", "|---|---|", *rows])
+
+    def plot(self):
+        labels = {name: f"{name}\nR = {score:.3f}" for name, score in self.scores.items()}
+        title = f"Normalised trends, {self.images} pictures, {self.steps} steps"
+        return plot_trends(self.trends, labels, title, "column (gradient map: keep at left, change at right)", "tau_hat")
+
+
+def reliability(images: int = 32, steps: int = 20, seed: int = 0, size: int = 64, methods: dict[str, Method] = METHODS) -> Reliability:
+    """Score each method on `images` built-in pictures; the reference model's bank comes from the same seed."""
+    if images < 1 or steps < 2 or size < TILE * 2 or size % TILE:
+        raise ValueError(f"need --images >= 1, --steps >= 2 and a size that is a multiple of {TILE} >= {2 * TILE}")
+    pictures = builtin_images(BANK_SIZE + images, size=size, seed=seed)
+    denoiser, originals = PosteriorMeanDenoiser(pictures[:BANK_SIZE], tile=TILE), pictures[BANK_SIZE:]
+    generator = torch.Generator().manual_seed(seed)
+    noise_gradient = torch.randn(originals.shape, generator=generator)
+    noise_all_change = torch.randn(originals.shape, generator=generator)
+    change_gradient = to_change(gradient_map(size, size), MapOptions())
+    change_all = to_change(all_change_map(size, size), MapOptions())
+    scores, trends = {}, {}
+    for name, method in methods.items():
+        trend = normalised_trend(
+            method(originals, change_gradient, denoiser, steps, noise_gradient),
+            method(originals, change_all, denoiser, steps, noise_all_change),
+            originals,
+        )
+        scores[name], trends[name] = pearson(trend, np.arange(size)), trend
+    return Reliability(scores, trends, images, steps, seed)
