@@ -64,7 +64,7 @@ def source_gray(settings: Settings, geometry: Geometry, image_mask=None, mask_op
         gray = soft_mask(image_mask, **(mask_options or {}))
         mode = 0 if geometry.crop else geometry.resize_mode
         return fit_to_image(gray, geometry.full_width, geometry.full_height, mode)
-    return preset_map(settings.source, geometry.full_width, geometry.full_height)
+    return preset_map(settings.source, geometry.full_width, geometry.full_height, settings)
 
 
 def job_map(settings: Settings, geometry: Geometry, latent_size: tuple[int, int], image_mask=None, mask_options=None) -> JobMap:

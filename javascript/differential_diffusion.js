@@ -53,8 +53,26 @@ function diffdiffGaussianBlur(plane, width, height, radius) {
     return out;
 }
 
-// The built-in presets as gray levels, drawn like presets.py.
-function diffdiffPreset(name, width, height) {
+// The strength fan (fan.py): the part index of each pixel, then its change strength in the convention.
+function diffdiffStrengthFan(width, height, fan) {
+    const gray = new Float32Array(width * height);
+    const count = Math.round(fan.count);
+    for (let y = 0; y < height; y++) {
+        for (let x = 0; x < width; x++) {
+            let index;
+            if (fan.layout === "strips") index = Math.floor(((x + 0.5) * count) / width);
+            else index = Math.floor(((Math.PI - Math.atan2(height - (y + 0.5), x + 0.5 - width / 2)) / Math.PI) * count);
+            index = Math.min(count - 1, Math.max(0, index));
+            const change = fan.start + ((fan.end - fan.start) * index) / (count - 1);
+            gray[y * width + x] = fan.convention === "white keeps" ? 1 - change : change;
+        }
+    }
+    return gray;
+}
+
+// The built-in presets as gray levels, drawn like presets.py (`fan` shapes the strength fan).
+function diffdiffPreset(name, width, height, fan) {
+    if (name === "strength fan") return diffdiffStrengthFan(width, height, fan);
     const gray = new Float32Array(width * height);
     const space = (i, n) => (n === 1 ? 0 : i / (n - 1));
     for (let y = 0; y < height; y++) {
@@ -74,7 +92,7 @@ function diffdiffPreset(name, width, height) {
 }
 
 if (typeof module !== "undefined") {
-    module.exports = {diffdiffToChange, diffdiffGaussianBlur, diffdiffPreset};
+    module.exports = {diffdiffToChange, diffdiffGaussianBlur, diffdiffPreset, diffdiffStrengthFan};
 }
 
 // ---- page glue: only in the browser ----
@@ -135,7 +153,8 @@ function diffdiffDrawPreview() {
         contrast: diffdiffValue("contrast") ?? 1,
         strength: diffdiffValue("strength") ?? 1,
     };
-    const signature = JSON.stringify([enabled, source, mapImage?.src?.length, mapImage?.src?.slice(-64), init?.src?.slice(-64), options]);
+    const fanValues = ["fan_layout", "fan_count", "fan_from", "fan_to"].map(diffdiffValue);
+    const signature = JSON.stringify([enabled, source, mapImage?.src?.length, mapImage?.src?.slice(-64), init?.src?.slice(-64), options, fanValues]);
     if (signature === diffdiffLastSignature) return;
     diffdiffLastSignature = signature;
 
@@ -143,7 +162,16 @@ function diffdiffDrawPreview() {
     const height = init ? Math.round((width * init.naturalHeight) / init.naturalWidth) : 256;
     let gray = null;
     if (source === "upload" && mapImage && mapImage.naturalWidth) gray = diffdiffGrayOf(mapImage, width, height);
-    else if (source !== "upload" && source !== "inpaint mask") gray = diffdiffPreset(source, width, height);
+    else if (source !== "upload" && source !== "inpaint mask") {
+        const fan = {
+            layout: diffdiffValue("fan_layout") || "sectors",
+            count: diffdiffValue("fan_count") ?? 6,
+            start: diffdiffValue("fan_from") ?? 0,
+            end: diffdiffValue("fan_to") ?? 1,
+            convention: options.convention,
+        };
+        gray = diffdiffPreset(source, width, height, fan);
+    }
     canvas.style.display = enabled && gray ? "block" : "none";
     if (!enabled || !gray) return;
 

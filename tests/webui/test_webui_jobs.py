@@ -56,19 +56,26 @@ def test_default_convention_comes_from_the_settings_section(webui):
         del shared.opts.data["diffdiff_convention"]
 
 
-def test_every_setting_goes_into_the_infotext_and_pastes_back(webui):
-    values = dict(
-        enabled=True, source="upload", convention=WHITE_CHANGES, invert=True, blur=2.5, contrast=1.5, strength=0.8, future_hinting=False
-    )
+@pytest.mark.parametrize(
+    "source_values",
+    [dict(source="upload"), dict(source="strength fan", fan_layout="strips", fan_count=4.0, fan_from=0.1, fan_to=0.7)],
+    ids=["upload", "strength fan"],
+)
+def test_every_setting_goes_into_the_infotext_and_pastes_back(webui, source_values):
+    common = dict(enabled=True, convention=WHITE_CHANGES, invert=True, blur=2.5, contrast=1.5, strength=0.8, future_hinting=False)
+    values = {**common, **source_values}
     map_image = gray(0.25)
     result = processing.process_images(webui.job(map=map_image, **values))
     params = infotext_utils.parse_generation_parameters(result.infotexts[0])
-    assert params[MAP_HASH_KEY] == map_hash(read_map(map_image))
+    drawn = map_image if values["source"] == "upload" else preset_map(values["source"], SIZE, SIZE, Settings(**values))
+    assert params[MAP_HASH_KEY] == map_hash(read_map(drawn))
     pasted = infotext_utils.paste_values(params, webui.runner.infotext_fields)
     by_key = {key: value for (_, key), value in zip(webui.runner.infotext_fields, pasted)}
+    expected = {**{setting.name: setting.default for setting in SETTINGS}, **values}
     for setting in SETTINGS:
-        if setting.infotext:
-            assert by_key[setting.infotext] == values[setting.name], setting.name
+        if setting.infotext:  # settings of another source are left out, and pasting leaves them alone
+            written = setting.only_for_source in (None, expected["source"])
+            assert by_key[setting.infotext] == (expected[setting.name] if written else None), setting.name
     assert set(webui.runner.paste_field_names) == {s.infotext for s in SETTINGS if s.infotext}
 
 
@@ -138,7 +145,7 @@ def test_an_unusable_map_fails_the_job_with_its_field_and_the_next_job_is_plain(
 def test_presets_are_drawn_at_the_job_size(webui, preset):
     p = webui.job(enabled=True, source=preset)
     result = processing.process_images(p)
-    expected = to_latent(to_change(preset_map(preset, SIZE, SIZE), Settings().map_options()), SIZE // 8, SIZE // 8)
+    expected = to_latent(to_change(preset_map(preset, SIZE, SIZE, Settings()), Settings().map_options()), SIZE // 8, SIZE // 8)
     assert torch.equal(getattr(p, ATTRIBUTE).map.change_latent, expected)
     assert f"DiffDiff source: {preset}" in result.infotexts[0]
 

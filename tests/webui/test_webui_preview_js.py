@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from lib_diffdiff.maps import MapOptions, to_change
+from lib_diffdiff.params import Settings
 from lib_diffdiff.presets import PRESETS, preset_map
 
 SCRIPT = Path(__file__).resolve().parents[2] / "javascript" / "differential_diffusion.js"
@@ -19,7 +20,7 @@ RUNNER = """
 const preview = require(process.argv[1]);
 const job = JSON.parse(require("fs").readFileSync(0, "utf8"));
 const result = job.preset
-    ? preview.diffdiffPreset(job.preset, job.width, job.height)
+    ? preview.diffdiffPreset(job.preset, job.width, job.height, job.fan)
     : preview.diffdiffToChange(Float32Array.from(job.gray), job.width, job.height, job.options);
 process.stdout.write(JSON.stringify(Array.from(result)));
 """
@@ -46,6 +47,14 @@ def test_map_transform_matches_the_engine(options):
     assert torch.allclose(run_js(job), expected, atol=1e-5)
 
 
+FAN = {"fan_layout": "sectors", "fan_count": 5.0, "fan_from": 0.2, "fan_to": 0.9}
+
+
+@pytest.mark.parametrize("convention", ["white keeps", "white changes"])
+@pytest.mark.parametrize("layout", ["sectors", "strips"])
 @pytest.mark.parametrize("preset", list(PRESETS))
-def test_presets_match_the_engine(preset):
-    assert torch.allclose(run_js({"preset": preset, "width": 11, "height": 7}), preset_map(preset, 11, 7), atol=1e-6)
+def test_presets_match_the_engine(preset, layout, convention):
+    settings = Settings(source=preset, convention=convention, **{**FAN, "fan_layout": layout})
+    fan = {"layout": layout, "count": FAN["fan_count"], "start": FAN["fan_from"], "end": FAN["fan_to"], "convention": convention}
+    expected = preset_map(preset, 23, 13, settings)
+    assert torch.allclose(run_js({"preset": preset, "width": 23, "height": 13, "fan": fan}), expected, atol=1e-6)
