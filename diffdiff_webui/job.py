@@ -1,0 +1,166 @@
+"""The Differential Diffusion state of one img2img job, kept on the job object `p`.
+
+The hook is the job's CFG denoiser (`p.sampler.model_wrap_cfg`): the samplers call it with their own
+latent and keep using that tensor, so injecting there, in place, reaches every sampler. The hook is
+an instance attribute that shadows `forward`; it only acts while this job is sampling (the denoiser
+still serves this `p` and the job is not closed), so an error or an interrupt that skips the clean-up
+leaves nothing that could touch a later job. Nothing lives in module globals.
+"""
+
+from __future__ import annotations
+
+import torch
+from fastapi import HTTPException
+from modules import images, sd_samplers_common, shared
+
+from lib_diffdiff import Injector, MapError, ReleaseSchedule, TimestepSpace
+from lib_diffdiff.params import INPAINT_MASK, Settings
+
+from .geometry import Geometry, JobMap, job_map, soft_overlay
+
+ATTRIBUTE = "diffdiff_job"
+MAP_HASH_KEY = "DiffDiff map"
+
+
+class UnusableSettings(HTTPException):
+    """Fails a job whose settings or map cannot be used. Its status code makes the WebUI's HTTP API
+    answer 422 with this message (and no stack trace) where a request got past the route's check."""
+
+    def __init__(self, error: Exception):
+        super().__init__(status_code=422, detail=f"Differential Diffusion: {error}")
+        self.field = getattr(error, "field", None)
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+class Job:
+    """One job: its settings (or the error that makes it fail), its map, and the hook on its denoiser."""
+
+    def __init__(self, p, settings: Settings | None, error: Exception | None = None):
+        self.p = p
+        self.settings = settings
+        self.error = error
+        self.map: JobMap | None = None
+        self.injector: Injector | None = None
+        self.denoiser = None
+        self.closed = False
+
+    @classmethod
+    def of(cls, p) -> Job | None:
+        job = getattr(p, ATTRIBUTE, None)
+        return job if job is not None and not job.closed else None
+
+    @property
+    def soft_inpainting(self) -> bool:
+        return self.settings is not None and self.settings.source == INPAINT_MASK and self.map is not None
+
+    def begin_sampling(self, p, init_latent: torch.Tensor, noise: torch.Tensor) -> None:
+        """Before each batch: the injector for this batch's init latent, noise and schedule; the hook once."""
+        self._hook(p.sampler.model_wrap_cfg)
+        if self.error is not None:
+            return
+        try:
+            if self.map is None:
+                self.map = job_map(
+                    self.settings,
+                    Geometry.of_job(p),
+                    tuple(init_latent.shape[-2:]),
+                    getattr(p, "image_mask", None),
+                    {
+                        "invert": bool(getattr(p, "inpainting_mask_invert", 0)),
+                        "blur_x": getattr(p, "mask_blur_x", 0),
+                        "blur_y": getattr(p, "mask_blur_y", 0),
+                    },
+                )
+                p.extra_generation_params[MAP_HASH_KEY] = self.map.hash
+            schedule, space = job_schedule(p)
+            self.injector = Injector(
+                init_latent,
+                noise,
+                self.map.change_latent,
+                schedule,
+                future_hinting=self.settings.future_hinting,
+                space=space,
+            )
+        except Exception as error:  # raised again from inside sampling, where the WebUI lets it fail the job
+            self.error = error
+            self.injector = None
+
+    def finish(self, samples: torch.Tensor) -> torch.Tensor:
+        """After each batch: pixels the map never releases become exactly the original latent."""
+        injector, self.injector = self.injector, None
+        if injector is None or getattr(samples, "already_decoded", False):
+            return samples
+        return injector.finish(samples)
+
+    def overlay(self, index: int):
+        """Soft inpainting's composite: the original picture with the map's keep strength as alpha."""
+        original = self.p.init_images[index % len(self.p.init_images)]
+        picture = images.flatten(original, shared.opts.img2img_background_color)
+        if not self.p.paste_to and self.p.resize_mode != 3:
+            picture = images.resize_image(self.p.resize_mode, picture, self.p.width, self.p.height)
+        return soft_overlay(picture, self.map.change_full)
+
+    def close(self) -> None:
+        """The job is over: the hook stops acting and is taken off the denoiser."""
+        self.closed = True
+        self.injector = None
+        if self.denoiser is not None and "forward" in vars(self.denoiser):
+            del self.denoiser.forward
+        self.denoiser = None
+
+    def _hook(self, denoiser) -> None:
+        if self.denoiser is denoiser:
+            return
+        job, inner = self, denoiser.forward
+
+        def forward(x, sigma, *args, **kwargs):
+            if not job.closed and getattr(denoiser, "p", None) is job.p:
+                if job.error is not None:
+                    raise UnusableSettings(job.error) from job.error
+                if job.injector is not None:
+                    job._before_model(x, sigma, kwargs)
+            return inner(x, sigma, *args, **kwargs)
+
+        denoiser.forward = forward
+        self.denoiser = denoiser
+
+    def _before_model(self, x: torch.Tensor, level: torch.Tensor, kwargs: dict) -> None:
+        injector = self.injector
+        injector.inject_(x, level)
+        image_cond = kwargs.get("image_cond")
+        if is_inpainting_conditioning(image_cond, x):
+            kwargs["image_cond"] = inpainting_conditioning(injector, image_cond, level)
+
+
+def is_inpainting_conditioning(image_cond, x: torch.Tensor) -> bool:
+    """An inpainting checkpoint's conditioning has the latent's size and one channel more (others get a 1x1 dummy)."""
+    return isinstance(image_cond, torch.Tensor) and image_cond.shape[1:] == (x.shape[1] + 1, *x.shape[2:])
+
+
+def inpainting_conditioning(injector: Injector, image_cond: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+    """An inpainting checkpoint's mask and masked-image latent following this step's released pixels.
+
+    Released pixels are marked to be painted and keep the WebUI's masked-image latent; held pixels are
+    marked known and show the original latent (a latent-space stand-in for encoding the picture again).
+    """
+    position = injector.schedule.position(injector.space.sigma(torch.as_tensor(level, device=image_cond.device)))
+    released = injector.release <= position.reshape(-1, 1, 1, 1)
+    mask = released.to(image_cond.dtype).expand(image_cond.shape[0], 1, *image_cond.shape[-2:])
+    latent = torch.where(released, image_cond[:, 1:], injector.original.to(image_cond.dtype))
+    return torch.cat([mask, latent], dim=1)
+
+
+def job_schedule(p):
+    """The steps this img2img job will evaluate, asked of its own sampler the way sample_img2img asks."""
+    steps, t_enc = sd_samplers_common.setup_img2img_steps(p)
+    if t_enc < 1:
+        raise MapError("denoising_strength", "is too low for any step to run; Differential Diffusion needs at least one")
+    sampler = p.sampler
+    if hasattr(sampler, "get_timesteps"):  # DDIM, DDIM CFG++, PLMS, UniPC
+        alphas = shared.sd_model.alphas_cumprod
+        timesteps = torch.as_tensor(sampler.get_timesteps(p, steps)[:t_enc]).flip(0)
+        return ReleaseSchedule.from_timesteps(timesteps.to(alphas.device), alphas), TimestepSpace(alphas)
+    sigma_sched = sampler.get_sigmas(p, steps)[steps - t_enc - 1 :]
+    return ReleaseSchedule(sigma_sched[:-1]), None  # the last level is where sampling ends (0, or sigma_min for KL Optimal)
