@@ -12,7 +12,9 @@ from modules import script_callbacks, scripts
 from diffdiff_webui import api, ui, xyz
 from diffdiff_webui.job import ATTRIBUTE, Job
 from lib_diffdiff.api_args import parse_script_args
+from lib_diffdiff.fan import annotate_fan
 from lib_diffdiff.maps import MapError
+from lib_diffdiff.presets import STRENGTH_FAN
 from lib_diffdiff.xyz_axes import apply_overrides, swept_values
 
 
@@ -63,8 +65,14 @@ class DifferentialDiffusionScript(scripts.Script):
 
     def postprocess(self, p, processed, *args):
         job = Job.of(p)
-        if job is not None:
-            job.close()
+        if job is None:
+            return
+        job.close()
+        if job.settings is not None and job.settings.source == STRENGTH_FAN:  # a labelled copy beside each result
+            first = processed.index_of_first_image
+            for image, infotext in list(zip(processed.images[first:], processed.infotexts[first:])):
+                processed.images.append(annotate_fan(image, job.settings))
+                processed.infotexts.append(infotext)
 
 
 script_callbacks.on_ui_settings(ui.register_options)

@@ -6,17 +6,15 @@ latent exactly (SD/SDXL given latents, Kandinsky's MoVQ encoding computed here) 
 works on pixels, the output image with the input as the pipeline resized it, pixel for pixel.
 """
 
+import diffusers
 import numpy as np
 import pytest
+import tiny_pipelines as tiny
 import torch
 from PIL import Image
 
-diffusers = pytest.importorskip("diffusers", reason="the runners' tests need requirements-test.txt (diffusers)")
-
-import tiny_pipelines as tiny  # noqa: E402
-
-from lib_diffdiff.maps import MapError, MapOptions, prepare_change_map  # noqa: E402
-from lib_diffdiff.runners import DeepFloydIF, DifferentialRun, Kandinsky22, StableDiffusion, StableDiffusionXL  # noqa: E402
+from lib_diffdiff.maps import MapError, MapOptions, prepare_change_map
+from lib_diffdiff.runners import DeepFloydIF, DifferentialRun, Kandinsky22, StableDiffusion, StableDiffusionXL
 
 HEIGHT, WIDTH = 24, 32  # SD/SDXL latents 12 x 16 (the tiny VAE halves), IF stage I 16 x 24 -> stage II 32 x 40
 STEPS, STRENGTH, SEED = 6, 0.8, 3

@@ -7,7 +7,6 @@ import json
 import struct
 import zlib
 
-import httpx
 import pytest
 from conftest import gray, scene, tiny_model
 from fastapi.testclient import TestClient
@@ -36,26 +35,10 @@ def png_claiming(width: int, height: int) -> str:
     return base64.b64encode(bytes(data)).decode()
 
 
-class AppClient(TestClient):
-    """FastAPI 0.94's TestClient, which hands httpx.Client an `app` argument that httpx 0.28 dropped."""
-
-    def __init__(self, app):
-        client_init = httpx.Client.__init__
-
-        def without_app(client, *, app=None, **kwargs):
-            client_init(client, **kwargs)
-
-        httpx.Client.__init__ = without_app
-        try:
-            super().__init__(app, raise_server_exceptions=False)
-        finally:
-            httpx.Client.__init__ = client_init
-
-
 @pytest.fixture
 def client(webui):
     shared.sd_model = tiny_model("sd1")  # the checkpoint the WebUI has loaded
-    return AppClient(webui.app())
+    return TestClient(webui.app(), raise_server_exceptions=False)
 
 
 def request(args, **fields):

@@ -11,9 +11,10 @@ from PIL import Image
 from torch.overrides import TorchFunctionMode
 
 from diffdiff_webui.job import ATTRIBUTE, MAP_HASH_KEY, UnusableSettings
+from lib_diffdiff.fan import annotate_fan
 from lib_diffdiff.maps import WHITE_CHANGES, map_hash, read_map, to_change, to_latent
 from lib_diffdiff.params import INPAINT_MASK, SETTINGS, Settings
-from lib_diffdiff.presets import PRESETS, preset_map
+from lib_diffdiff.presets import PRESETS, STRENGTH_FAN, preset_map
 
 
 def test_gradio_is_the_webuis_version():
@@ -148,6 +149,17 @@ def test_presets_are_drawn_at_the_job_size(webui, preset):
     expected = to_latent(to_change(preset_map(preset, SIZE, SIZE, Settings()), Settings().map_options()), SIZE // 8, SIZE // 8)
     assert torch.equal(getattr(p, ATTRIBUTE).map.change_latent, expected)
     assert f"DiffDiff source: {preset}" in result.infotexts[0]
+
+
+def test_strength_fan_adds_a_labelled_copy_of_each_result(webui):
+    p = webui.job(enabled=True, source=STRENGTH_FAN, fan_count=4, batch_size=2)
+    result = processing.process_images(p)
+    assert len(result.images) == len(result.infotexts) == 4
+    for plain, labelled in zip(result.images[:2], result.images[2:]):
+        assert labelled.size == plain.size and labelled.tobytes() != plain.tobytes()
+        assert labelled.tobytes() == annotate_fan(plain, getattr(p, ATTRIBUTE).settings).tobytes()
+    plain_job = processing.process_images(webui.job(enabled=True, source="radial"))
+    assert len(plain_job.images) == 1
 
 
 def square_mask(size: int, box: tuple) -> Image.Image:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from conftest import gray, scene, tiny_model
+from fastapi.testclient import TestClient
 from modules import shared
-from test_webui_api import AppClient
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-SECTION = README.read_text().split("### Calling the HTTP API", 1)[1]
+SECTION = README.read_text().split("## Calling the HTTP API", 1)[1].split("\n## ", 1)[0]
 HOST = "http://127.0.0.1:7860"
 
 
@@ -29,7 +29,7 @@ def api(webui, tmp_path, monkeypatch):
     scene().save(tmp_path / "input.png")
     gray(0.4).save(tmp_path / "map.png")
     monkeypatch.chdir(tmp_path)
-    return AppClient(webui.app())
+    return TestClient(webui.app(), raise_server_exceptions=False)
 
 
 def test_python_example(api, tmp_path, monkeypatch):

@@ -57,9 +57,10 @@ class ImageRNG:
 
 
 class Processed:
-    def __init__(self, p, images_list, infotexts):
+    def __init__(self, p, images_list, infotexts, index_of_first_image=0):
         self.images = images_list
         self.infotexts = infotexts
+        self.index_of_first_image = index_of_first_image
         self.seed = p.all_seeds[0] if p.all_seeds else p.seed
         self.extra_generation_params = p.extra_generation_params
 
