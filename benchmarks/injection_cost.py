@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-from lib_diffdiff import Injector, ReleaseSchedule
-from lib_diffdiff.reference import PosteriorMeanDenoiser, builtin_images, karras_sigmas
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lib_diffdiff import Injector, ReleaseSchedule  # noqa: E402
+from lib_diffdiff.reference import PosteriorMeanDenoiser, builtin_images, karras_sigmas  # noqa: E402
 
 
 def sd15_unet_call(latent_size: int, device: str):
