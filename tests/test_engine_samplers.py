@@ -1,5 +1,6 @@
 """The paper's claims and the user's expectations, checked on every sampler WebUI 1.10 lists."""
 
+import functools
 import itertools
 import math
 
@@ -31,6 +32,14 @@ def scene():
     return PosteriorMeanDenoiser(bank, tile=TILE, spread=0.3), original, noise
 
 
+@functools.cache
+def unconditional():
+    """DDIM CFG++'s unconditional noise prediction: a second weight-free model, over other images and
+    wider, so guidance toward the scene's own model is not a no-op (the scene's model is the conditional)."""
+    bank = builtin_images(12, size=WIDTH, seed=5)[:, :, :HEIGHT, :]
+    return as_noise_predictor(PosteriorMeanDenoiser(bank, tile=TILE, spread=0.6), ALPHAS)
+
+
 class Recorder:
     """Wraps the inner model: keeps each evaluation's input and level, and the injector's masks."""
 
@@ -51,7 +60,7 @@ def run(name, scene, change=None, future_hinting=True, denoising=1.0, record=Non
     spec = SAMPLERS[name]
     denoiser, original, noise = scene
     model = as_noise_predictor(denoiser, ALPHAS) if spec.timestep else denoiser
-    job = img2img(spec, original, noise, STEPS, denoising)
+    job = img2img(spec, original, noise, STEPS, denoising, unconditional=unconditional())
     if record is not None:
         record.model = model
         model = record
@@ -80,7 +89,7 @@ ALL = sorted(SAMPLERS)
 def test_disabled_is_plain_img2img_bit_for_bit(name, scene):
     _, original, noise = scene
     plain, _ = run(name, scene)
-    job = img2img(SAMPLERS[name], original, noise, STEPS, 1.0)
+    job = img2img(SAMPLERS[name], original, noise, STEPS, 1.0, unconditional=unconditional())
     schedule = ReleaseSchedule(torch.ones(1))  # never consulted when disabled
     assert Settings(enabled=False).injector(original, noise, torch.ones(HEIGHT, WIDTH), schedule) is None
     assert torch.equal(job.run(scene[0] if not SAMPLERS[name].timestep else as_noise_predictor(scene[0], ALPHAS)), plain)
@@ -104,7 +113,10 @@ def test_all_keep_map_returns_the_original_latent(name, denoising, scene):
     assert ((result - original).norm() / original.norm()) < 1e-5
 
 
-ONE_EVALUATION_PER_STEP = ("Euler", "Euler a", "LMS", "DPM++ 2M", "DPM++ 2M SDE", "DPM++ 3M SDE", "LCM", "DDIM")
+# UniPC also evaluates once per step, but on its own time-uniform grid from the first timestep to 0,
+# not at the job's DDIM timesteps the release schedule is built from: its evaluations lag the
+# schedule's positions (by about one step at the end), so regions take part in one step fewer.
+ONE_EVALUATION_PER_STEP = ("Euler", "Euler a", "LMS", "DPM++ 2M", "DPM++ 2M SDE", "DPM++ 3M SDE", "LCM", "DDIM", "DDIM CFG++")
 
 
 def expected_injection(level, position, steps, future_hinting):
