@@ -295,6 +295,7 @@ def img2img(
         raise ValueError(f"{spec.name} guides with an unconditional prediction: pass `unconditional`")
     if spec.timestep:
         from lib_diffdiff.reference import linear_alphas_cumprod
+        from lib_diffdiff.schedule import unipc_timesteps
 
         alphas = linear_alphas_cumprod()
         timesteps = torch.clip(torch.arange(0, 1000, 1000 // steps) + 1, 0, 999)[:t_enc].flip(0)
@@ -307,7 +308,9 @@ def img2img(
                 model = GuidedNoise(model, unconditional)
             return spec.function(model, start.clone(), timesteps, alphas)
 
-        return Img2ImgRun(spec, start, timesteps, run)
+        # UniPC evaluates on its own time-uniform grid (WebUI's default skip type), not at the DDIM timesteps
+        levels = unipc_timesteps(int(timesteps[0]), len(timesteps), "time_uniform", alphas) if spec.function is unipc else timesteps
+        return Img2ImgRun(spec, start, levels, run)
 
     sigma_sched = sigma_schedule(spec, steps)[steps - t_enc - 1 :]
     start = original + noise * sigma_sched[0]

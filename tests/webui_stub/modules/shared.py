@@ -20,6 +20,7 @@ opts = Options(
         "eta_ancestral": OptionInfo(1.0),
         "beta_dist_alpha": OptionInfo(0.6),
         "beta_dist_beta": OptionInfo(0.6),
+        "uni_pc_skip_type": OptionInfo("time_uniform"),
     }
 )
 
