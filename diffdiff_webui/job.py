@@ -15,6 +15,7 @@ from modules import images, sd_samplers_common, shared
 
 from lib_diffdiff import Injector, MapError, ReleaseSchedule, TimestepSpace
 from lib_diffdiff.params import INPAINT_MASK, Settings
+from lib_diffdiff.schedule import unipc_timesteps
 
 from .geometry import Geometry, JobMap, job_map, soft_overlay
 
@@ -161,6 +162,8 @@ def job_schedule(p):
     if hasattr(sampler, "get_timesteps"):  # DDIM, DDIM CFG++, PLMS, UniPC
         alphas = shared.sd_model.alphas_cumprod
         timesteps = torch.as_tensor(sampler.get_timesteps(p, steps)[:t_enc]).flip(0)
+        if getattr(sampler.func, "__name__", None) == "unipc":
+            timesteps = unipc_timesteps(int(timesteps[0]), t_enc, shared.opts.uni_pc_skip_type, alphas)
         return ReleaseSchedule.from_timesteps(timesteps.to(alphas.device), alphas), TimestepSpace(alphas)
     sigma_sched = sampler.get_sigmas(p, steps)[steps - t_enc - 1 :]
     return ReleaseSchedule(sigma_sched[:-1]), None  # the last level is where sampling ends (0, or sigma_min for KL Optimal)

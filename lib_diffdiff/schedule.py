@@ -79,6 +79,32 @@ def timestep_to_sigma(timesteps: torch.Tensor, alphas_cumprod: torch.Tensor) -> 
     return ((1 - alpha) / alpha).sqrt()
 
 
+def unipc_timesteps(top: int, steps: int, skip_type: str, alphas_cumprod: torch.Tensor) -> torch.Tensor:
+    """The (fractional) timesteps UniPC evaluates at in img2img, first to last: its own grid of
+    `steps` steps from `top` down to 0 (WebUI's "UniPC skip type"), one evaluation per step, none at 0.
+
+    UniPC does not run on the job's DDIM timesteps; a release schedule built from those would lag
+    its evaluations by up to a step."""
+    count = len(alphas_cumprod)
+    if skip_type == "time_uniform":
+        times = torch.linspace(top, 0.0, steps + 1, dtype=torch.float64)
+    elif skip_type == "time_quadratic":  # uniform in the square root of UniPC's continuous time (t + 1) / count
+        roots = torch.linspace(((top + 1) / count) ** 0.5, (1 / count) ** 0.5, steps + 1, dtype=torch.float64)
+        times = roots.square() * count - 1
+    elif skip_type == "logSNR":  # uniform in half log-SNR; log alpha is piecewise linear between timesteps
+        log_alphas = 0.5 * alphas_cumprod.detach().cpu().double().log()
+        half_log_snr = log_alphas - 0.5 * torch.log1p(-torch.exp(2 * log_alphas))
+        targets = torch.linspace(float(half_log_snr[top]), float(half_log_snr[0]), steps + 1, dtype=torch.float64)
+        log_alpha = -0.5 * torch.nn.functional.softplus(-2 * targets)
+        rising = log_alphas.flip(0)  # ascending log alpha against descending timesteps
+        upper = torch.searchsorted(rising, log_alpha).clamp(1, count - 1)
+        weight = (log_alpha - rising[upper - 1]) / (rising[upper] - rising[upper - 1])
+        times = (count - upper) - weight  # timestep of rising[upper - 1] is count - upper
+    else:
+        raise ValueError(f"unknown UniPC skip type {skip_type!r}")
+    return times[:-1].float()
+
+
 def _interpolate(query: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
     """Piecewise-linear interpolation on ascending `xs`, clamped at both ends; device-only."""
     upper = torch.searchsorted(xs, query.contiguous()).clamp(1, xs.numel() - 1)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from lib_diffdiff.reference import karras_sigmas, linear_alphas_cumprod
-from lib_diffdiff.schedule import ReleaseSchedule, timestep_to_sigma
+from lib_diffdiff.schedule import ReleaseSchedule, timestep_to_sigma, unipc_timesteps
 
 
 def test_schedule_points_sit_at_their_step_and_between_points_interpolate():
@@ -44,3 +44,28 @@ def test_free_steps_are_a_share_c_of_the_steps():
 def test_bad_schedules_are_refused(bad):
     with pytest.raises(ValueError):
         ReleaseSchedule(bad)
+
+
+@pytest.mark.parametrize("skip_type", ["time_uniform", "time_quadratic", "logSNR"])
+def test_unipc_evaluates_on_its_own_grid_spaced_as_its_skip_type_says(skip_type):
+    alphas = linear_alphas_cumprod()
+    top, steps = 811, 9
+    times = unipc_timesteps(top, steps, skip_type, alphas).double()
+    grid = torch.cat([times, times.new_zeros(1)])  # the last step ends at timestep 0, unevaluated
+    assert len(times) == steps and times[0] == top and (times.diff() < 0).all() and times[-1] > 0
+    if skip_type == "time_uniform":
+        spaced = grid
+    elif skip_type == "time_quadratic":
+        spaced = ((grid + 1) / len(alphas)).sqrt()
+    else:  # half log-SNR, log alpha linear between timesteps
+        log_alphas = 0.5 * alphas.double().log()
+        low = grid.floor().long().clamp_max(len(alphas) - 2)
+        log_alpha = torch.lerp(log_alphas[low], log_alphas[low + 1], grid - low)
+        spaced = log_alpha - 0.5 * torch.log1p(-torch.exp(2 * log_alpha))
+    gaps = spaced.diff()
+    assert torch.allclose(gaps, gaps.mean().expand_as(gaps), rtol=1e-3)
+
+
+def test_unipc_rejects_an_unknown_skip_type():
+    with pytest.raises(ValueError, match="skip type"):
+        unipc_timesteps(500, 5, "cosine", linear_alphas_cumprod())

@@ -2,8 +2,8 @@
 
 Covers every sampler WebUI 1.10 lists (modules/sd_samplers_kdiffusion.py, sd_samplers_timesteps.py,
 sd_samplers_lcm.py, sd_samplers_extra.py). k-diffusion's functions are called as the WebUI calls
-them; Restart, DDIM, PLMS and LCM are the WebUI's own code, so their updates are written here from
-the published algorithms. Shared by the engine tests and the WebUI stand-in.
+them; Restart, DDIM, DDIM CFG++, PLMS, UniPC and LCM are the WebUI's own code, so their updates are
+written here from the published algorithms. Shared by the engine tests and the WebUI stand-in.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ class SamplerSpec:
     function: object
     scheduler: str = "automatic"  # WebUI's default schedule type for this sampler
     options: dict = field(default_factory=dict)
-    timestep: bool = False  # DDPM-parameterised: the model predicts noise from integer timesteps
+    timestep: bool = False  # DDPM-parameterised: the model predicts noise from timesteps
+    guided: bool = False  # reads the CFG denoiser's unconditional prediction (DDIM CFG++)
 
 
 def restart(model, x, sigmas, extra_args=None, disable=None, s_noise=1.0):
@@ -111,6 +112,108 @@ def plms(model, x, timesteps, alphas_cumprod, extra_args=None):
     return x
 
 
+def ddim_cfgpp(model, x, timesteps, alphas_cumprod, extra_args=None):
+    """DDIM CFG++ (Chung et al. 2024): the clean estimate from the guided noise, the renoising
+    direction from the unconditional noise, guidance scaled by 1/12.5 (CFG 0-12.5 onto 0-1).
+
+    `model` is a CFG denoiser with the WebUI's hooks: `cond_scale_miltiplier` scales its guidance
+    and, with `need_last_noise_uncond` set, `last_noise_uncond` keeps its last unconditional noise."""
+    extra_args = extra_args or {}
+    s_in = x.new_ones([x.shape[0]])
+    model.cond_scale_miltiplier = 1 / 12.5
+    model.need_last_noise_uncond = True
+    for i, t in enumerate(timesteps):
+        a, a_prev = alphas_cumprod[t], alphas_cumprod[timesteps[i + 1] if i + 1 < len(timesteps) else 0]
+        eps = model(x, t * s_in, **extra_args)
+        clean = (x - (1 - a).sqrt() * eps) / a.sqrt()
+        x = a_prev.sqrt() * clean + (1 - a_prev).sqrt() * model.last_noise_uncond
+    return x
+
+
+class GuidedNoise:
+    """Classifier-free guidance over two noise predictors, with the WebUI CFG denoiser's CFG++ hooks.
+
+    `conditional` is called first: where it injects (the engine overwrites x in place), the
+    unconditional prediction sees the same latent, as both halves of the WebUI's batched call do."""
+
+    def __init__(self, conditional, unconditional, cond_scale: float = 7.0):
+        self.conditional, self.unconditional, self.cond_scale = conditional, unconditional, cond_scale
+        self.cond_scale_miltiplier = 1.0
+        self.need_last_noise_uncond = False
+        self.last_noise_uncond = None
+
+    def __call__(self, x, timestep, **kwargs):
+        cond = self.conditional(x, timestep, **kwargs)
+        uncond = self.unconditional(x, timestep, **kwargs)
+        if self.need_last_noise_uncond:
+            self.last_noise_uncond = uncond.clone()
+        return uncond + (cond - uncond) * (self.cond_scale * self.cond_scale_miltiplier)
+
+
+def unipc(model, x, timesteps, alphas_cumprod, extra_args=None, order=3, variant="bh1"):
+    """UniPC (Zhao et al. 2023), multistep on the data prediction with the B(h) coefficients, as
+    WebUI 1.10 runs it by default (order 3, variant bh1, time-uniform, lower order at the end).
+
+    Runs len(timesteps) steps from the first timestep down to 0 on evenly spaced fractional
+    timesteps, on the discrete schedule interpolated in log alpha. Each step predicts with the
+    previous evaluations (UniP) and, except the last, corrects with the model's value at the
+    prediction (UniC), which is then reused: one evaluation per step."""
+    extra_args = extra_args or {}
+    s_in = x.new_ones([x.shape[0]])
+    log_alphas = 0.5 * alphas_cumprod.to(torch.float64).log()
+    steps = len(timesteps)
+    grid = torch.linspace(float(timesteps[0]), 0.0, steps + 1, dtype=torch.float64)
+
+    def alpha_sigma_lambda(t):
+        low = int(t.floor().clamp_max(len(log_alphas) - 2))
+        log_alpha = torch.lerp(log_alphas[low], log_alphas[low + 1], t - low)
+        sigma = (1 - (2 * log_alpha).exp()).sqrt()
+        return log_alpha.exp(), sigma, log_alpha - sigma.log()
+
+    def clean(x, t):
+        alpha, sigma, _ = alpha_sigma_lambda(t)
+        eps = model(x, t.to(x.dtype) * s_in, **extra_args)
+        return (x - sigma.to(x.dtype) * eps) / alpha.to(x.dtype)
+
+    history = [(alpha_sigma_lambda(grid[0])[2], clean(x, grid[0]))]  # (lambda, clean estimate)
+    for k in range(1, steps + 1):
+        step_order = k if k < order else min(order, steps + 1 - k)
+        alpha_t, sigma_t, lambda_t = alpha_sigma_lambda(grid[k])
+        lambda_0, clean_0 = history[-1]
+        sigma_0 = alpha_sigma_lambda(grid[k - 1])[1]
+        h = lambda_t - lambda_0
+        ratios = [(history[-1 - i][0] - lambda_0) / h for i in range(1, step_order)]
+        differences = [(history[-1 - i][1] - clean_0) / float(r) for i, r in zip(range(1, step_order), ratios)]
+        # B(h) system: sum_j rho_j r_j^(i-1) = i! phi_(i+1)(-h) h / B(h), i = 1..order
+        hh = -h
+        h_phi_1 = torch.expm1(hh)
+        b_h = {"bh1": hh, "bh2": torch.expm1(hh)}[variant]
+        rows, rhs = [], []
+        h_phi_k, factorial = h_phi_1 / hh - 1, 1
+        r_all = torch.tensor([*map(float, ratios), 1.0], dtype=torch.float64)
+        for i in range(1, step_order + 1):
+            rows.append(r_all ** (i - 1))
+            rhs.append(h_phi_k * factorial / b_h)
+            factorial *= i + 1
+            h_phi_k = h_phi_k / hh - 1 / factorial
+        rows, rhs = torch.stack(rows), torch.stack(rhs)
+        base = (sigma_t / sigma_0).to(x.dtype) * x - (alpha_t * h_phi_1).to(x.dtype) * clean_0
+        scale = (alpha_t * b_h).to(x.dtype)
+        if step_order == 1:
+            predicted = base
+        else:
+            rhos_p = torch.tensor([0.5]) if step_order == 2 else torch.linalg.solve(rows[:-1, :-1], rhs[:-1])
+            predicted = base - scale * sum(float(rho) * d for rho, d in zip(rhos_p, differences))
+        if k == steps:
+            return predicted
+        clean_t = clean(predicted, grid[k])
+        rhos_c = torch.tensor([0.5]) if step_order == 1 else torch.linalg.solve(rows, rhs)
+        correction = sum(float(rho) * d for rho, d in zip(rhos_c[:-1], differences)) + float(rhos_c[-1]) * (clean_t - clean_0)
+        x = base - scale * correction
+        history = (history + [(lambda_t, clean_t)])[-order:]
+    return x
+
+
 SAMPLERS = {
     spec.name: spec
     for spec in [
@@ -131,7 +234,9 @@ SAMPLERS = {
         SamplerSpec("Restart", restart, "karras"),
         SamplerSpec("LCM", lcm),
         SamplerSpec("DDIM", ddim, timestep=True),
+        SamplerSpec("DDIM CFG++", ddim_cfgpp, timestep=True, guided=True),
         SamplerSpec("PLMS", plms, timestep=True),
+        SamplerSpec("UniPC", unipc, timestep=True),
     ]
 }
 
@@ -172,11 +277,25 @@ class Img2ImgRun:
     run: object  # run(model) -> final latent
 
 
-def img2img(spec: SamplerSpec, original: torch.Tensor, noise: torch.Tensor, steps: int, denoising: float, seed: int = 0) -> Img2ImgRun:
-    """Set up img2img the way WebUI 1.10's sample_img2img does for this sampler."""
+def img2img(
+    spec: SamplerSpec,
+    original: torch.Tensor,
+    noise: torch.Tensor,
+    steps: int,
+    denoising: float,
+    seed: int = 0,
+    unconditional=None,
+) -> Img2ImgRun:
+    """Set up img2img the way WebUI 1.10's sample_img2img does for this sampler.
+
+    Guided samplers get `GuidedNoise(model, unconditional)`: the run's model as the conditional
+    prediction, `unconditional` (a noise predictor) as the unconditional one."""
     t_enc = int(min(denoising, 0.999) * steps)
+    if spec.guided and unconditional is None:
+        raise ValueError(f"{spec.name} guides with an unconditional prediction: pass `unconditional`")
     if spec.timestep:
         from lib_diffdiff.reference import linear_alphas_cumprod
+        from lib_diffdiff.schedule import unipc_timesteps
 
         alphas = linear_alphas_cumprod()
         timesteps = torch.clip(torch.arange(0, 1000, 1000 // steps) + 1, 0, 999)[:t_enc].flip(0)
@@ -185,9 +304,13 @@ def img2img(spec: SamplerSpec, original: torch.Tensor, noise: torch.Tensor, step
 
         def run(model):
             torch.manual_seed(seed)
+            if spec.guided:
+                model = GuidedNoise(model, unconditional)
             return spec.function(model, start.clone(), timesteps, alphas)
 
-        return Img2ImgRun(spec, start, timesteps, run)
+        # UniPC evaluates on its own time-uniform grid (WebUI's default skip type), not at the DDIM timesteps
+        levels = unipc_timesteps(int(timesteps[0]), len(timesteps), "time_uniform", alphas) if spec.function is unipc else timesteps
+        return Img2ImgRun(spec, start, levels, run)
 
     sigma_sched = sigma_schedule(spec, steps)[steps - t_enc - 1 :]
     start = original + noise * sigma_sched[0]

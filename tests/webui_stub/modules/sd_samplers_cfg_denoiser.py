@@ -25,6 +25,9 @@ class CFGDenoiser(torch.nn.Module):
         self.p = None
         self.mask_before_denoising = False
         self.sampler = sampler
+        self.cond_scale_miltiplier = 1.0  # (sic, the WebUI's name) DDIM CFG++ sets 1 / 12.5
+        self.need_last_noise_uncond = False  # DDIM CFG++ reads the unconditional noise of each call
+        self.last_noise_uncond = None
 
     @property
     def inner_model(self):
@@ -68,7 +71,9 @@ class CFGDenoiser(torch.nn.Module):
         cond_in = catenate_conds([cond, uncond])
         x_out = self.inner_model(x_in, sigma_in, cond=make_condition_dict(cond_in, image_cond_in))
 
-        denoised = self.combine_denoised(x_out, batch_size, cond_scale)
+        if self.need_last_noise_uncond:
+            self.last_noise_uncond = x_out[-batch_size:].clone()
+        denoised = self.combine_denoised(x_out, batch_size, cond_scale * self.cond_scale_miltiplier)
 
         if not self.mask_before_denoising and self.mask is not None:
             denoised = apply_blend(denoised)

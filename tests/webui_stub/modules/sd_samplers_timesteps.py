@@ -1,4 +1,4 @@
-"""modules/sd_samplers_timesteps.py: DDIM and PLMS on integer timesteps; the denoiser returns noise."""
+"""modules/sd_samplers_timesteps.py: DDIM, DDIM CFG++, PLMS and UniPC on timesteps; the denoiser returns noise."""
 
 import inspect
 

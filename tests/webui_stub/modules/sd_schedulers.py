@@ -1,9 +1,12 @@
-"""modules/sd_schedulers.py: the schedule types of WebUI 1.10 (Align Your Steps, Normal, DDIM, Beta left out)."""
+"""modules/sd_schedulers.py: every schedule type of WebUI 1.10, in its order, written from the papers and option docs."""
 
 from dataclasses import dataclass
 
 import k_diffusion.sampling as ks
 import torch
+from scipy import stats
+
+from modules import shared
 
 
 @dataclass
@@ -33,6 +36,45 @@ def kl_optimal(n, sigma_min, sigma_max, device):
     return torch.tan(step_indices / n * alpha_min + (1.0 - step_indices / n) * alpha_max)
 
 
+# NVIDIA's published 10-step Align Your Steps sigmas (Sabour et al. 2024), highest first
+ALIGN_YOUR_STEPS_SD15 = (14.615, 6.475, 3.861, 2.697, 1.886, 1.396, 0.963, 0.652, 0.399, 0.152, 0.029)
+ALIGN_YOUR_STEPS_SDXL = (14.615, 6.315, 3.771, 2.181, 1.342, 0.862, 0.555, 0.380, 0.234, 0.113, 0.029)
+
+
+def align_your_steps(n, sigma_min, sigma_max, device):
+    """The model family's published sigmas, interpolated log-linearly to n levels (as published for other step counts)."""
+    knots = torch.tensor(ALIGN_YOUR_STEPS_SDXL if shared.sd_model.is_sdxl else ALIGN_YOUR_STEPS_SD15, dtype=torch.float64)
+    if n != len(knots):
+        rising = knots.flip(0).log()
+        where = torch.linspace(0, 1, n, dtype=torch.float64) * (len(knots) - 1)
+        low = where.floor().long().clamp_max(len(knots) - 2)
+        knots = torch.lerp(rising[low], rising[low + 1], where - low).exp().flip(0)
+    return ks.append_zero(knots.float()).to(device)
+
+
+def normal_scheduler(n, sigma_min, sigma_max, inner_model, device):
+    """n levels evenly spaced in timesteps from sigma_max down to sigma_min itself, then 0."""
+    start = inner_model.sigma_to_t(torch.tensor(sigma_max))
+    end = inner_model.sigma_to_t(torch.tensor(sigma_min))
+    sigmas = torch.stack([inner_model.t_to_sigma(t) for t in torch.linspace(start, end, n)])
+    return ks.append_zero(sigmas.float()).to(device)
+
+
+def ddim_scheduler(n, sigma_min, sigma_max, inner_model, device):
+    """Every (1000 // n)-th of the model's sigmas from the second up, as DDIM strides timesteps;
+    like the WebUI's, it can give a level or two more than n."""
+    stride = max(len(inner_model.sigmas) // n, 1)
+    return ks.append_zero(inner_model.sigmas[1::stride].flip(0).float()).to(device)
+
+
+def beta_scheduler(n, sigma_min, sigma_max, inner_model, device):
+    """Beta sampling (Lee et al. 2024): levels at the Beta(alpha, beta) quantiles of evenly spaced
+    points, mapped linearly onto [sigma_min, sigma_max]; alpha and beta are WebUI options."""
+    quantiles = stats.beta.ppf(1 - torch.linspace(0, 1, n).double().numpy(), shared.opts.beta_dist_alpha, shared.opts.beta_dist_beta)
+    sigmas = sigma_min + torch.from_numpy(quantiles) * (sigma_max - sigma_min)
+    return ks.append_zero(sigmas.float()).to(device)
+
+
 def simple_scheduler(n, sigma_min, sigma_max, inner_model, device):
     ss = len(inner_model.sigmas) / n
     sigs = [float(inner_model.sigmas[-(1 + int(x * ss))]) for x in range(n)]
@@ -47,6 +89,10 @@ schedulers = [
     Scheduler("polyexponential", "Polyexponential", ks.get_sigmas_polyexponential, default_rho=1.0),
     Scheduler("sgm_uniform", "SGM Uniform", sgm_uniform, need_inner_model=True),
     Scheduler("kl_optimal", "KL Optimal", kl_optimal),
+    Scheduler("align_your_steps", "Align Your Steps", align_your_steps),
     Scheduler("simple", "Simple", simple_scheduler, need_inner_model=True),
+    Scheduler("normal", "Normal", normal_scheduler, need_inner_model=True),
+    Scheduler("ddim", "DDIM", ddim_scheduler, need_inner_model=True),
+    Scheduler("beta", "Beta", beta_scheduler, need_inner_model=True),
 ]
 schedulers_map = {**{x.name: x for x in schedulers}, **{x.label: x for x in schedulers}}

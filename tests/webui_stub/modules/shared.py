@@ -18,6 +18,9 @@ opts = Options(
         "sigma_max": OptionInfo(0.0),
         "rho": OptionInfo(0.0),
         "eta_ancestral": OptionInfo(1.0),
+        "beta_dist_alpha": OptionInfo(0.6),
+        "beta_dist_beta": OptionInfo(0.6),
+        "uni_pc_skip_type": OptionInfo("time_uniform"),
     }
 )
 
