@@ -45,6 +45,8 @@ class Job:
         self.map: JobMap | None = None
         self.injector: Injector | None = None
         self.denoiser = None
+        self.sampler = None
+        self.state_levels = None  # UniPC: the level of the state after each update
         self.closed = False
 
     @classmethod
@@ -75,7 +77,9 @@ class Job:
                     },
                 )
                 p.extra_generation_params[MAP_HASH_KEY] = self.map.hash
-            schedule, space = job_schedule(p)
+            schedule, space, self.state_levels = job_schedule(p)
+            if self.state_levels is not None:
+                self._hook_state(p.sampler)
             self.injector = Injector(
                 init_latent,
                 noise,
@@ -109,7 +113,9 @@ class Job:
         self.injector = None
         if self.denoiser is not None and "forward" in vars(self.denoiser):
             del self.denoiser.forward
-        self.denoiser = None
+        if self.sampler is not None and "callback_state" in vars(self.sampler):
+            del self.sampler.callback_state
+        self.denoiser = self.sampler = None
 
     def _hook(self, denoiser) -> None:
         if self.denoiser is denoiser:
@@ -126,6 +132,22 @@ class Job:
 
         denoiser.forward = forward
         self.denoiser = denoiser
+
+    def _hook_state(self, sampler) -> None:
+        """UniPC's corrected latent is never a model input; it reaches the sampler's callback after
+        each update, so held pixels are injected there too, at the level the update reached."""
+        if self.sampler is sampler:
+            return
+        job, inner = self, sampler.callback_state
+
+        def callback_state(d):
+            step = d["i"] + 1
+            if not job.closed and job.injector is not None and sampler.model_wrap_cfg.p is job.p and step < len(job.state_levels):
+                job.injector.inject_state_(d["x"], job.state_levels[step])
+            return inner(d)
+
+        sampler.callback_state = callback_state
+        self.sampler = sampler
 
     def _before_model(self, x: torch.Tensor, level: torch.Tensor, kwargs: dict) -> None:
         injector = self.injector
@@ -154,7 +176,8 @@ def inpainting_conditioning(injector: Injector, image_cond: torch.Tensor, level:
 
 
 def job_schedule(p):
-    """The steps this img2img job will evaluate, asked of its own sampler the way sample_img2img asks."""
+    """The steps this img2img job will evaluate, asked of its own sampler the way sample_img2img asks,
+    and for UniPC the levels its state reaches after each update (None for the others)."""
     steps, t_enc = sd_samplers_common.setup_img2img_steps(p)
     if t_enc < 1:
         raise MapError("denoising_strength", "is too low for any step to run; Differential Diffusion needs at least one")
@@ -162,8 +185,9 @@ def job_schedule(p):
     if hasattr(sampler, "get_timesteps"):  # DDIM, DDIM CFG++, PLMS, UniPC
         alphas = shared.sd_model.alphas_cumprod
         timesteps = torch.as_tensor(sampler.get_timesteps(p, steps)[:t_enc]).flip(0)
+        state_levels = None
         if getattr(sampler.func, "__name__", None) == "unipc":
-            timesteps = unipc_timesteps(int(timesteps[0]), t_enc, shared.opts.uni_pc_skip_type, alphas)
-        return ReleaseSchedule.from_timesteps(timesteps.to(alphas.device), alphas), TimestepSpace(alphas)
+            timesteps = state_levels = unipc_timesteps(int(timesteps[0]), t_enc, shared.opts.uni_pc_skip_type, alphas).to(alphas.device)
+        return ReleaseSchedule.from_timesteps(timesteps.to(alphas.device), alphas), TimestepSpace(alphas), state_levels
     sigma_sched = sampler.get_sigmas(p, steps)[steps - t_enc - 1 :]
-    return ReleaseSchedule(sigma_sched[:-1]), None  # the last level is where sampling ends (0, or sigma_min for KL Optimal)
+    return ReleaseSchedule(sigma_sched[:-1]), None, None  # the last level is where sampling ends (0, or sigma_min for KL Optimal)

@@ -95,7 +95,18 @@ class Injector:
         self._scratch = torch.empty_like(original)
 
     def inject_(self, x: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
-        """Overwrite held pixels of the sampler's `x` in place; returns the mask of injected pixels."""
+        """Overwrite held pixels of the sampler's `x` in place before a model call; returns the mask."""
+        position, injected = self._overwrite(x, level)
+        if self.observer is not None:
+            self.observer(position, injected)
+        return injected
+
+    def inject_state_(self, x: torch.Tensor, level: torch.Tensor) -> None:
+        """The same, on a sampler state that is never a model input (UniPC's corrected latent, which
+        its callback hands over after each update): otherwise held pixels would drift there."""
+        self._overwrite(x, level)
+
+    def _overwrite(self, x: torch.Tensor, level: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         position = self.schedule.position(self.space.sigma(torch.as_tensor(level, device=x.device)))
         position = position.reshape(-1, 1, 1, 1)
         injected = (self.release > position - 1) & self._held_at_start  # held, or released within the last step
@@ -103,9 +114,7 @@ class Injector:
             injected &= self.release <= position  # released within the last step only
         self.space.noise_into(self._scratch, self.original, self.noise, level)
         torch.where(injected, self._scratch.to(x.dtype), x, out=x)
-        if self.observer is not None:
-            self.observer(position, injected)
-        return injected
+        return position, injected
 
     def wrap(self, model: Callable) -> Callable:
         """A denoiser `model(x, level, **kwargs)` with Differential Diffusion around every call."""

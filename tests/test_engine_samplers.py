@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from webui_sampling import SAMPLERS, img2img
+from webui_sampling import SAMPLERS, img2img, unipc
 
 from lib_diffdiff import Injector, ReleaseSchedule, TimestepSpace
 from lib_diffdiff.params import Settings
@@ -79,7 +79,19 @@ def run(name, scene, change=None, future_hinting=True, denoising=1.0, record=Non
         space=space,
         observer=record.observe if record is not None else None,
     )
+    if spec.function is unipc:  # UniPC's corrected state is never a model input: inject it after each update
+        return job.run(injector.wrap(model), callback=state_injection(injector, job.step_levels)), injector
     return job.run(injector.wrap(model)), injector
+
+
+def state_injection(injector, levels):
+    """A sampler callback that injects the state an update produced, at the level it has reached."""
+
+    def callback(d):
+        if d["i"] + 1 < len(levels):
+            injector.inject_state_(d["x"], levels[d["i"] + 1])
+
+    return callback
 
 
 ALL = sorted(SAMPLERS)
@@ -178,15 +190,7 @@ def test_each_level_is_released_when_its_strength_says(name, denoising, scene):
         assert injector.schedule.free_steps(torch.tensor(LEVELS)).tolist() == taken_part
 
 
-UNIPC_STATE_NOT_INJECTED = pytest.mark.xfail(
-    strict=True,
-    reason="UniPC's corrected latent is never a model input, so injection (into model inputs) never reaches "
-    "it: held pixels drift toward the model's estimates and set off from there when released "
-    "(strength 0.25 changes 0.8 as much as 1.0; DDIM: 0.5). Needs the state injected after each update.",
-)
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=UNIPC_STATE_NOT_INJECTED) if n == "UniPC" else n for n in ALL])
+@pytest.mark.parametrize("name", ALL)
 def test_change_from_the_original_grows_with_strength(name, scene):
     """Averaged over every placement of the levels, so image content does not decide the order."""
     denoiser, original, _ = scene

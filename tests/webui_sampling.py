@@ -150,14 +150,16 @@ class GuidedNoise:
         return uncond + (cond - uncond) * (self.cond_scale * self.cond_scale_miltiplier)
 
 
-def unipc(model, x, timesteps, alphas_cumprod, extra_args=None, order=3, variant="bh1"):
+def unipc(model, x, timesteps, alphas_cumprod, extra_args=None, order=3, variant="bh1", callback=None):
     """UniPC (Zhao et al. 2023), multistep on the data prediction with the B(h) coefficients, as
     WebUI 1.10 runs it by default (order 3, variant bh1, time-uniform, lower order at the end).
 
     Runs len(timesteps) steps from the first timestep down to 0 on evenly spaced fractional
     timesteps, on the discrete schedule interpolated in log alpha. Each step predicts with the
     previous evaluations (UniP) and, except the last, corrects with the model's value at the
-    prediction (UniC), which is then reused: one evaluation per step."""
+    prediction (UniC), which is then reused: one evaluation per step. Like the WebUI's, it hands its
+    state to `callback` after every update ({"x": state, "i": update index}): the corrected latent is
+    never a model input, so that is the only place the state itself can be reached."""
     extra_args = extra_args or {}
     s_in = x.new_ones([x.shape[0]])
     log_alphas = 0.5 * alphas_cumprod.to(torch.float64).log()
@@ -205,11 +207,15 @@ def unipc(model, x, timesteps, alphas_cumprod, extra_args=None, order=3, variant
             rhos_p = torch.tensor([0.5]) if step_order == 2 else torch.linalg.solve(rows[:-1, :-1], rhs[:-1])
             predicted = base - scale * sum(float(rho) * d for rho, d in zip(rhos_p, differences))
         if k == steps:
+            if callback is not None:
+                callback({"x": predicted, "i": k - 1, "sigma": 0, "sigma_hat": 0, "denoised": clean_0})
             return predicted
         clean_t = clean(predicted, grid[k])
         rhos_c = torch.tensor([0.5]) if step_order == 1 else torch.linalg.solve(rows, rhs)
         correction = sum(float(rho) * d for rho, d in zip(rhos_c[:-1], differences)) + float(rhos_c[-1]) * (clean_t - clean_0)
         x = base - scale * correction
+        if callback is not None:
+            callback({"x": x, "i": k - 1, "sigma": 0, "sigma_hat": 0, "denoised": clean_t})
         history = (history + [(lambda_t, clean_t)])[-order:]
     return x
 
@@ -302,11 +308,12 @@ def img2img(
         a = alphas[timesteps[0]]
         start = original * a.sqrt() + noise * (1 - a).sqrt()
 
-        def run(model):
+        def run(model, callback=None):
             torch.manual_seed(seed)
             if spec.guided:
                 model = GuidedNoise(model, unconditional)
-            return spec.function(model, start.clone(), timesteps, alphas)
+            state = {} if callback is None else {"callback": callback}
+            return spec.function(model, start.clone(), timesteps, alphas, **state)
 
         # UniPC evaluates on its own time-uniform grid (WebUI's default skip type), not at the DDIM timesteps
         levels = unipc_timesteps(int(timesteps[0]), len(timesteps), "time_uniform", alphas) if spec.function is unipc else timesteps

@@ -3,11 +3,12 @@
 import pytest
 import torch
 from conftest import SIZE, gray
-from modules import processing, sd_samplers_cfg_denoiser, sd_schedulers, shared
+from modules import processing, sd_samplers_cfg_denoiser, sd_samplers_common, sd_schedulers, shared
 from PIL import Image
 from tiny_models import KINDS, TinyLatentDiffusion
 from webui_sampling import SAMPLERS
 
+from diffdiff_webui.job import ATTRIBUTE
 from lib_diffdiff import SigmaSpace, TimestepSpace
 
 ALL = sorted(SAMPLERS)
@@ -83,6 +84,25 @@ def test_kept_pixels_see_the_original_noised_with_the_jobs_own_noise_and_schedul
     check_held_half(p, sampler, model_calls, [noise])
     changed = p.init_latent[..., SIZE // 16 :]
     assert not torch.equal(shared.sd_model.decoded[0][..., SIZE // 16 :], changed)
+
+
+def test_unipc_state_holds_the_original_after_every_update(webui, monkeypatch):
+    """UniPC's corrected latent never reaches the model; the script injects it in the sampler's callback."""
+    states = []
+    callback_state = sd_samplers_common.Sampler.callback_state
+
+    def recording(self, d):
+        states.append((d["i"], d["x"].clone()))
+        return callback_state(self, d)
+
+    monkeypatch.setattr(sd_samplers_common.Sampler, "callback_state", recording)
+    _, _, p = final_latent(webui, sampler="UniPC", enabled=True, map=halves())
+    noise = processing.ImageRNG(p.init_latent.shape[1:], p.all_seeds).next()
+    levels = getattr(p, ATTRIBUTE).state_levels
+    assert len(states) == len(levels) and "callback_state" not in vars(p.sampler)  # hook taken off at the end
+    for i, x in states[:-1]:  # the last update is the final latent: `finish` handles it
+        expected = expected_injection(p, "UniPC", noise, levels[i + 1])
+        assert torch.equal(x[..., : SIZE // 16], expected[..., : SIZE // 16]), i
 
 
 @pytest.mark.parametrize("sampler", ["Euler a", "DDIM"])
