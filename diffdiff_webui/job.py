@@ -80,14 +80,7 @@ class Job:
             schedule, space, self.state_levels = job_schedule(p)
             if self.state_levels is not None:
                 self._hook_state(p.sampler)
-            self.injector = Injector(
-                init_latent,
-                noise,
-                self.map.change_latent,
-                schedule,
-                future_hinting=self.settings.future_hinting,
-                space=space,
-            )
+            self.injector = self.settings.injector(init_latent, noise, self.map.change_latent, schedule, space)
         except Exception as error:  # raised again from inside sampling, where the WebUI lets it fail the job
             self.error = error
             self.injector = None

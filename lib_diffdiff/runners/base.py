@@ -73,7 +73,7 @@ class SinglePipelineRunner:
         run = DifferentialRun(
             self.pipe,
             change_map,
-            options=map_options or MapOptions(),
+            options=map_options,
             future_hinting=future_hinting,
             pixels_per_latent=self.pipe.image_processor.config.vae_scale_factor,
         )

@@ -98,7 +98,7 @@ class DeepFloydIF:
         image = read_image(image)
         strength = check_strength(strength)
         embeddings = dict(prompt_embeds=prompt_embeds, negative_prompt_embeds=negative_prompt_embeds)
-        stage_options = dict(options=map_options or MapOptions(), future_hinting=future_hinting, pixels_per_latent=1)
+        stage_options = dict(options=map_options, future_hinting=future_hinting, pixels_per_latent=1)
         small = DifferentialRun(self.stage_1, change_map, **stage_options)(
             image=image,
             num_inference_steps=int(steps),

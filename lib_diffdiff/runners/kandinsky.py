@@ -102,7 +102,7 @@ class Kandinsky22:
         run = DifferentialRun(
             self.decoder,
             change_map,
-            options=map_options or MapOptions(),
+            options=map_options,
             future_hinting=future_hinting,
             pixels_per_latent=self.decoder.image_processor.config.vae_scale_factor,
         )
