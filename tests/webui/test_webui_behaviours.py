@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import torch
 from conftest import SIZE, gray, scene
-from modules import processing, sd_samplers_cfg_denoiser
+from modules import processing
 from PIL import Image
+from test_webui_sampling import model_calls  # noqa: F401  (the fixture)
 from tiny_models import TinyLatentDiffusion
 
 from diffdiff_webui.job import ATTRIBUTE
@@ -195,20 +196,6 @@ def test_every_masked_content_mode_with_soft_inpainting(webui, fill):
 # --- refiner switch part way through the steps ---------------------------------------------------
 
 
-@pytest.fixture
-def model_calls(monkeypatch):
-    """Every CFG-denoiser call as the sampler made it (after the script's hook): (x, level) copies."""
-    calls = []
-    forward = sd_samplers_cfg_denoiser.CFGDenoiser.forward
-
-    def recording(self, x, sigma, **kwargs):
-        calls.append((x.clone(), sigma.clone()))
-        return forward(self, x, sigma, **kwargs)
-
-    monkeypatch.setattr(sd_samplers_cfg_denoiser.CFGDenoiser, "forward", recording)
-    return calls
-
-
 @pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("sampler", ["Euler a", "DPM++ 2M", "DDIM", "UniPC"])
 def test_injection_goes_on_after_a_refiner_switch(webui, sampler, source, model_calls):
@@ -232,7 +219,7 @@ def test_injection_goes_on_after_a_refiner_switch(webui, sampler, source, model_
     space = TimestepSpace(base.alphas_cumprod) if sampler in ("DDIM", "UniPC") else SigmaSpace()
     held = kept_cells(p)
     assert held.any() and len(model_calls) == evaluations["base"] + evaluations["refiner"]
-    for x, level in model_calls:
+    for x, level, _ in model_calls:
         expected = torch.empty_like(p.init_latent)
         space.noise_into(expected, p.init_latent, noise, level)
         assert torch.equal(x[..., held], expected[..., held]), level
