@@ -76,7 +76,7 @@ class Job:
                         "blur_y": getattr(p, "mask_blur_y", 0),
                     },
                 )
-                p.extra_generation_params[MAP_HASH_KEY] = self.map.hash
+                p.extra_generation_params = {**p.extra_generation_params, MAP_HASH_KEY: self.map.hash}
             schedule, space, self.state_levels = job_schedule(p)
             if self.state_levels is not None:
                 self._hook_state(p.sampler)

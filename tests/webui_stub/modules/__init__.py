@@ -16,9 +16,7 @@ Modelled, because the extension depends on it:
   paste_to, mask_for_overlay, overlay_images, mask/nmask, init_latent, image_conditioning, seeds,
   sampler, extra_generation_params, script_args, refiner_checkpoint(_info), refiner_switch_at;
 - the inpaint mask: alpha of a partly transparent RGBA (rounded above 128), invert, blur per axis
-  with cv2's kernel size 2 * int(2.5 * sigma + 0.5) + 1 on the 8-bit mask (floating point here,
-  rounded to 8 bits after each axis; cv2 uses fixed-point weights, which can move a mid-tone by one
-  level); "only masked": bounding box plus padding, grown to the job's aspect ratio and slid back
+  (x, then y) with OpenCV on the 8-bit mask, kernel size 2 * int(2.5 * sigma + 0.5) + 1; "only masked": bounding box plus padding, grown to the job's aspect ratio and slid back
   inside the picture whole where it crosses an edge, scaled with "resize and fill", pasted back with
   "crop and resize"; otherwise the mask resized with the job's resize mode and doubled for the overlay;
 - resize modes 0-2 for pictures and masks, and mode 3 (latent upscale): the picture keeps its size,

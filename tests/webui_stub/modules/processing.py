@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import torch
 from PIL import Image, ImageOps
@@ -55,25 +56,14 @@ def read_inpaint_mask(image: Image.Image, round_alpha: bool) -> Image.Image:
 
 
 def blur_along(mask: Image.Image, sigma: float, axis: int) -> Image.Image:
-    """The WebUI's mask blur, one axis at a time: an 8-bit cv2.GaussianBlur with a 1-D kernel of
-    2 * int(2.5 * sigma + 0.5) + 1 taps, edges mirrored without repeating the edge pixel (cv2's
-    default border). Here in floating point, rounded to 8 bits; cv2 uses fixed-point weights, which
-    can move a mid-tone by one level."""
+    """The WebUI's mask blur along one axis (1: x, 0: y): OpenCV's Gaussian blur of the 8-bit mask with
+    a one-dimensional kernel of 2 * int(2.5 * sigma + 0.5) + 1 taps (OpenCV's default border, its
+    fixed-point arithmetic, the result rounded to 8 bits)."""
     if sigma <= 0:
         return mask
-    reach = int(2.5 * sigma + 0.5)
-    offsets = np.arange(-reach, reach + 1)
-    taps = np.exp(-(offsets**2) / (2.0 * sigma**2))
-    taps /= taps.sum()
-    plane = np.asarray(mask, dtype=np.float64)
-    widths = [(0, 0), (0, 0)]
-    widths[axis] = (reach, reach)
-    mirrored = np.pad(plane, widths, mode="reflect")
-    length = plane.shape[axis]
-    total = np.zeros_like(plane)
-    for start, weight in enumerate(taps):
-        total += weight * mirrored.take(np.arange(start, start + length), axis=axis)
-    return Image.fromarray(np.rint(total).clip(0, 255).astype(np.uint8))
+    taps = 2 * int(2.5 * sigma + 0.5) + 1
+    kernel_size = (taps, 1) if axis == 1 else (1, taps)  # OpenCV sizes are (width, height)
+    return Image.fromarray(cv2.GaussianBlur(np.array(mask.convert("L")), kernel_size, sigma))
 
 
 def paste_back(image, overlay, paste_to):
