@@ -269,7 +269,7 @@ class StableDiffusionProcessingImg2Img:
         if image_mask is None:
             painted = source_image.new_ones(1, 1, *source_image.shape[-2:])
         else:
-            painted = torch.from_numpy(np.asarray(image_mask.convert("L"), dtype=np.float32) / 255.0).round()[None, None]
+            painted = torch.from_numpy(np.asarray(image_mask.convert("L"), dtype=np.float32) / 255.0).round()[None, None].to(source_image.device)
         blanked = self.sd_model.encode_first_stage(source_image * (1.0 - painted))
         painted = torch.nn.functional.interpolate(painted, size=latent_image.shape[-2:])
         return torch.cat([painted.expand(blanked.shape[0], -1, -1, -1), blanked], dim=1)
