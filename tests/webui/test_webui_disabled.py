@@ -41,7 +41,7 @@ NEVER_LOADED = textwrap.dedent(
     cases = torch.load(folder / "cases.pt")
     outputs = {}
     for name, (kind, sampler, fields) in cases.items():
-        fields = dict(fields)
+        fields = {"inpainting_fill": 1, **fields}  # masked content "original", the UI's default (as the harness)
         init = Image.open(folder / fields.pop("init", "scene.png"))
         if "mask" in fields:
             fields["mask"] = Image.open(folder / fields["mask"])

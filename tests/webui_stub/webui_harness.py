@@ -70,6 +70,6 @@ class StandInWebUI:
             height=kwargs.pop("height", SIZE),
             script_args=self.args(**settings),
             scripts=self.runner,
-            **{"steps": 8, "denoising_strength": 0.75, **kwargs},
+            **{"steps": 8, "denoising_strength": 0.75, "inpainting_fill": 1, **kwargs},  # masked content: the UI's "original"
         )
         return p

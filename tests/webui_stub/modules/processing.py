@@ -132,7 +132,7 @@ class StableDiffusionProcessingImg2Img:
         mask_blur_x=4,
         mask_blur_y=4,
         mask_blur=None,
-        inpainting_fill=MASKED_ORIGINAL,
+        inpainting_fill=MASKED_FILL,  # the job's default (the API's); the UI starts on "original"
         inpaint_full_res=True,
         inpaint_full_res_padding=0,
         inpainting_mask_invert=0,

@@ -42,7 +42,7 @@ class StableDiffusionImg2ImgProcessingAPI(BaseModel):
     mask_blur_x: int = 4
     mask_blur_y: int = 4
     mask_blur: Optional[int] = None  # noqa: UP045  (sets both axes)
-    inpainting_fill: int = 1
+    inpainting_fill: int = 0  # "fill": the API takes the job's own default; the UI starts on "original" (1)
     inpaint_full_res: bool = True
     inpaint_full_res_padding: int = 0
     inpainting_mask_invert: int = 0
