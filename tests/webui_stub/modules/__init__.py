@@ -29,7 +29,8 @@ Modelled, because the extension depends on it:
   in one batch, the blend after the model (k-diffusion) or on its input (timestep samplers), the
   DDIM CFG++ hooks; img2img's step arithmetic, sigma and timestep schedules, every schedule type,
   Brownian noise per seed; SD3's hook points: a checkpoint's `add_noise_to_latent` starts k-diffusion
-  img2img and its `create_denoiser` builds the inner model, where it has them;
+  img2img, its `create_denoiser` builds the inner model and its `latent_channels` shapes the
+  starting noise, where it has them;
 - the refiner switch: inside the CFG denoiser, before the model call, once sampling has come
   `refiner_switch_at` of the way (read from the call's sigma, or its timestep), the checkpoint is
   swapped (sd_models.py), the inner model and conditioning are rebuilt on the same denoiser object;
