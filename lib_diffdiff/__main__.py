@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .cli import ArgumentParser, InputError, check_output_file, check_output_folder, fail, whole_number
+from .cli import ArgumentParser, InputError, check_output_file, check_output_folder, fail, seed_number, whole_number
 
 PROG = "diffdiff"
 
@@ -21,7 +21,7 @@ def build_parser() -> ArgumentParser:
     )
     demo.add_argument("--out", type=Path, default=Path("demo-out"), help="folder for the PNGs")
     demo.add_argument("--steps", type=whole_number(2), default=30, help="Euler steps of each edit in the panel")
-    demo.add_argument("--seed", type=int, default=1, help="picks the built-in picture and the noise of the panel")
+    demo.add_argument("--seed", type=seed_number(), default=1, help="picks the built-in picture and the noise of the panel")
     bench = commands.add_parser("bench", help="measure the method on the weight-free reference model")
     benchmarks = bench.add_subparsers(dest="benchmark", required=True, parser_class=ArgumentParser)
     reliability_parser = benchmarks.add_parser(
@@ -29,7 +29,7 @@ def build_parser() -> ArgumentParser:
     )
     reliability_parser.add_argument("--images", type=whole_number(1), default=32, help="how many built-in pictures to edit")
     reliability_parser.add_argument("--steps", type=whole_number(2), default=20, help="Euler steps of each edit")
-    reliability_parser.add_argument("--seed", type=int, default=0, help="picks the pictures, the model's bank and the noise")
+    reliability_parser.add_argument("--seed", type=seed_number(), default=0, help="picks the pictures, the model's bank and the noise")
     reliability_parser.add_argument("--out", type=Path, default=Path("trends.png"), help="where to write the plot (PNG)")
     return parser
 
@@ -44,18 +44,21 @@ def main(argv=None) -> int:
     except InputError as error:
         return fail(PROG, error)
 
-    if args.command == "demo":
-        from .demo import run
+    try:
+        if args.command == "demo":
+            from .demo import run
 
-        for path in run(args.out, steps=args.steps, seed=args.seed, progress=True):
-            print(f"wrote {path}")
-    if args.command == "bench":
-        from .bench import reliability
+            for path in run(args.out, steps=args.steps, seed=args.seed, progress=True):
+                print(f"wrote {path}")
+        if args.command == "bench":
+            from .bench import reliability
 
-        result = reliability(images=args.images, steps=args.steps, seed=args.seed, progress=True)
-        print(result.table())
-        result.plot().save(args.out)
-        print(f"wrote {args.out}")
+            result = reliability(images=args.images, steps=args.steps, seed=args.seed, progress=True)
+            print(result.table())
+            result.plot().save(args.out)
+            print(f"wrote {args.out}")
+    except OSError as error:  # a full disk, or a folder made read-only meanwhile
+        return fail(PROG, InputError("--out", f"cannot write: {error}"))
     return 0
 
 

@@ -64,6 +64,11 @@ def whole_number(minimum: int, maximum: int | None = None):
     return parse
 
 
+def seed_number():
+    """An argparse type for seeds: what both torch's and numpy's generators take."""
+    return whole_number(0, 2**64 - 1)
+
+
 def number(minimum: float | None = None, maximum: float | None = None, above_minimum: bool = False):
     """An argparse type: a finite number in [minimum, maximum] (or (minimum, maximum] with `above_minimum`)."""
 

@@ -14,7 +14,7 @@ import re
 import sys
 from pathlib import Path
 
-from .cli import ArgumentParser, InputError, check_image_file, check_output_file, fail, number, whole_number
+from .cli import ArgumentParser, InputError, check_image_file, check_output_file, fail, number, seed_number, whole_number
 from .maps import CONVENTIONS, WHITE_KEEPS, MapError, MapOptions
 
 PROG = "diffdiff-run"
@@ -85,7 +85,7 @@ def _add_common(parser: ArgumentParser, runner_class) -> None:
     parser.add_argument(
         "--guidance", type=number(0.0), help=f"classifier-free guidance scale (default: {family_guidance(runner_class):g})"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the noise; the same seed gives the same picture")
+    parser.add_argument("--seed", type=seed_number(), default=0, help="seed of the noise; the same seed gives the same picture")
     parser.add_argument("--model", default=runner_class.default_model, help="hub id or local folder with a diffusers copy of the weights")
     parser.add_argument("--variant", help="weights variant to load, e.g. fp16 (default: the full-precision files)")
     parser.add_argument("--device", help=f"torch device, e.g. cuda, cuda:1, mps, cpu (default: what this machine has: {default_device()})")

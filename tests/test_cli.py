@@ -67,7 +67,8 @@ def refused(argv, capsys) -> str:
         (["--map-blur", "-2"], "--map-blur", "at least 0"),
         (["--convention", "black keeps"], "--convention", "invalid choice"),
         (["--dtype", "float8"], "--dtype", "invalid choice"),
-        (["--seed", "x"], "--seed", "invalid int value"),
+        (["--seed", "x"], "--seed", "must be a whole number, got 'x'"),
+        (["--seed", "-1"], "--seed", "must be at least 0, got -1"),
         (["--device", "gpu"], "--device", "not a torch device: 'gpu'"),
         (["--model", "./no-such-folder"], "--model", "no such folder: ./no-such-folder"),
     ],
@@ -164,6 +165,14 @@ def test_model_help_names_each_familys_default_model():
             assert model.default == default and f"(default: {default})" in command._get_formatter()._get_help_string(model) % vars(model)
 
 
+def test_bad_demo_flags_are_refused(capsys):
+    for argv, says in ((["--steps", "1"], "argument --steps: must be at least 2"), (["--seed", "-1"], "argument --seed: must be at least 0")):
+        with pytest.raises(SystemExit) as exit_:
+            tools_main(["demo", *argv])
+        error = capsys.readouterr().err.strip()
+        assert exit_.value.code == 2 and says in error and len(error.splitlines()) == 1
+
+
 def test_demo_into_an_unwritable_place_is_one_line(tmp_path):
     (tmp_path / "file").write_text("")
     failed = subprocess.run(
@@ -173,10 +182,22 @@ def test_demo_into_an_unwritable_place_is_one_line(tmp_path):
     assert failed.stderr.strip() == f"diffdiff: error: --out: {tmp_path / 'file'} is a file, not a folder"
 
 
+def test_a_write_that_fails_late_is_one_line(tmp_path, capsys, monkeypatch):
+    import lib_diffdiff.demo
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(lib_diffdiff.demo, "run", full_disk)
+    assert tools_main(["demo", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == "diffdiff: error: --out: cannot write: [Errno 28] No space left on device"
+
+
 def test_bench_flags_are_checked_before_it_runs(tmp_path, capsys):
     for argv, says in (
         (["--images", "0"], "argument --images: must be at least 1, got 0"),
         (["--steps", "1"], "argument --steps: must be at least 2, got 1"),
+        (["--seed", "-5"], "argument --seed: must be at least 0, got -5"),
         (["--out", str(tmp_path / "plot.svg")], "--out: unknown image format '.svg'"),
     ):
         try:
