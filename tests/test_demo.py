@@ -30,6 +30,8 @@ def test_change_follows_the_map_and_the_fan_sectors_in_order():
     shares = pictures["sector_change"]
     assert shares[0] == 0.0 and shares[-1] > 0.99
     assert all(later > earlier + 0.04 for earlier, later in zip(shares, shares[1:]))  # every sector visibly more than the last
+    shown = ", ".join(f"{100 * share:.0f}" for share in shares[:-1]) + f" and {100 * shares[-1]:.0f} %"
+    assert f"({shown} for strengths 0 to 1" in " ".join((ROOT / "README.md").read_text().split())
 
 
 def test_demo_command_remakes_the_readme_pictures(tmp_path):
