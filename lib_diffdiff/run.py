@@ -1,5 +1,8 @@
 """Command line for the diffusers runners: `python -m lib_diffdiff.run {if,kandinsky,sd,sdxl} --image IN --map MAP --prompt TEXT --out OUT`.
 
+With `--batch IMAGES_DIR` (and `--maps MAPS_DIR`, or `--map MAP` for every picture) it edits a whole
+folder into the folder `--out`, on one process or under `accelerate launch` (see `batch.py`).
+
 Needs the packages in requirements-runners.txt and the model weights (hub ids, or local folders
 with a diffusers copy given by --model and friends). The map's white keeps the image by default.
 """
@@ -10,7 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .maps import CONVENTIONS, WHITE_KEEPS, MapError, MapOptions
+from .maps import CONVENTIONS, WHITE_KEEPS, MapError
+from .params import Settings
 
 DTYPES = ("auto", "float16", "bfloat16", "float32")
 
@@ -46,10 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--image", required=True, type=Path, help="the image to edit")
-    parser.add_argument("--map", required=True, type=Path, help="grayscale change map, any size and mode")
+    pictures = parser.add_mutually_exclusive_group(required=True)
+    pictures.add_argument("--image", type=Path, help="the image to edit")
+    pictures.add_argument("--batch", type=Path, metavar="IMAGES_DIR", help="edit every picture in this folder; --out is then a folder")
+    maps = parser.add_mutually_exclusive_group(required=True)
+    maps.add_argument("--map", type=Path, help="grayscale change map, any size and mode (with --batch: one map for every picture)")
+    maps.add_argument("--maps", type=Path, metavar="MAPS_DIR", help="with --batch: a folder of maps, each named like its picture")
     parser.add_argument("--prompt", required=True)
-    parser.add_argument("--out", required=True, type=Path, help="where to write the result (PNG, JPEG, ...)")
+    parser.add_argument("--out", required=True, type=Path, help="where to write the result (PNG, JPEG, ...); with --batch, a folder")
+    parser.add_argument(
+        "--same-aspect", action="store_true", help="with --batch: fail a pair whose map has another aspect ratio instead of stretching it"
+    )
     parser.add_argument("--negative-prompt")
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--strength", type=float, default=1.0, help="the most any pixel may change, in (0, 1] (default 1)")
@@ -89,10 +100,24 @@ def load_runner(args):
     return runner_class.load(args.model, **placement)
 
 
+def settings_of(args) -> Settings:
+    """The Differential Diffusion settings the arguments give (the map itself is passed separately)."""
+    return Settings(
+        enabled=True, convention=args.convention, invert=args.invert_map, blur=args.map_blur, future_hinting=not args.no_future_hinting
+    )
+
+
 def run(args):
     """Load, edit and write the result; returns the output path."""
-    options = MapOptions(convention=args.convention, invert=args.invert_map, blur=args.map_blur)
-    runner = load_runner(args)
+    image = edit(load_runner(args), args, args.image, args.map)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    image.save(args.out)
+    return args.out
+
+
+def edit(runner, args, image, change_map):
+    """One picture edited by a loaded runner with the arguments' settings; returns the PIL image."""
+    settings = settings_of(args)
     extra = {}
     if args.guidance is not None:
         extra["guidance"] = args.guidance
@@ -100,25 +125,30 @@ def run(args):
         extra.update(stage_2_steps=args.stage_2_steps, noise_level=args.noise_level)
     if args.family == "kandinsky":
         extra["prior_steps"] = args.prior_steps
-    image = runner(
-        args.image,
-        args.map,
+    return runner(
+        image,
+        change_map,
         args.prompt,
         negative_prompt=args.negative_prompt,
         steps=args.steps,
         strength=args.strength,
         seed=args.seed,
-        map_options=options,
-        future_hinting=not args.no_future_hinting,
+        map_options=settings.map_options(),
+        future_hinting=settings.future_hinting,
         **extra,
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    image.save(args.out)
-    return args.out
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.batch is not None:
+        from .batch import main as batch_main
+
+        return batch_main(args)
+    for flag, value in (("--maps", args.maps), ("--same-aspect", args.same_aspect)):
+        if value:
+            print(f"error: {flag}: only with --batch IMAGES_DIR", file=sys.stderr)
+            return 2
     for field in ("image", "map"):
         if not getattr(args, field).is_file():
             print(f"error: --{field}: no such file: {getattr(args, field)}", file=sys.stderr)

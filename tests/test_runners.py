@@ -381,10 +381,7 @@ def test_if_maps_are_fitted_to_each_stage(deepfloyd):
 @pytest.fixture(scope="module")
 def sd_folder(tmp_path_factory):
     """A tiny SD with a tokenizer and text encoder, saved as a local diffusers folder."""
-    folder = tmp_path_factory.mktemp("tiny-sd")
-    pipe = tiny.stable_diffusion(text=tiny.clip_text(folder / "vocab"))
-    pipe.save_pretrained(folder / "model")
-    return folder / "model"
+    return tiny.saved_stable_diffusion(tmp_path_factory.mktemp("tiny-sd"))
 
 
 def test_cli_writes_what_the_python_api_returns(sd_folder, tmp_path):

@@ -136,6 +136,12 @@ def stable_diffusion(scheduler=None, text=None):
     )
 
 
+def saved_stable_diffusion(folder: Path) -> Path:
+    """A tiny SD with a tokenizer and text encoder, saved as a local diffusers folder (what `--model PATH` loads)."""
+    stable_diffusion(text=clip_text(folder / "vocab")).save_pretrained(folder / "model")
+    return folder / "model"
+
+
 def stable_diffusion_xl():
     pooled = 8
     unet = _unet(
