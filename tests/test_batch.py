@@ -31,12 +31,7 @@ BAD = {"broken": "cannot read", "wide_map": "another aspect ratio"}
 SETTINGS = ["--prompt", "a cat", "--negative-prompt", "dog, blurry", "--steps", "3", "--strength", "0.9", "--seed", "5", "--same-aspect"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -22,13 +22,7 @@ KEEP = np.full((5, 7), 255, np.uint8)  # white keeps (the paper's convention), a
 CHANGE = np.zeros((9, 4), np.uint8)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models spend their time in small ops, where a second thread only adds contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def picture(height=HEIGHT, width=WIDTH, seed=0):
