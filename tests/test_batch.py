@@ -22,7 +22,7 @@ from lib_diffdiff import run
 from lib_diffdiff.batch import infotext, list_pairs, same_aspect
 from lib_diffdiff.maps import fit_to_image, map_hash, read_map
 from lib_diffdiff.params import Settings
-from lib_diffdiff.runners import DeepFloydIF, Kandinsky22, StableDiffusion
+from lib_diffdiff.runners import DeepFloydIF, Kandinsky22, StableDiffusion, StableDiffusionXL
 
 ROOT = Path(__file__).resolve().parents[1]
 HEIGHT, WIDTH = 24, 32
@@ -195,9 +195,9 @@ def test_aspect_ratios_agree_up_to_whole_pixel_rounding():
     assert not same_aspect((32, 24), (96, 24))
 
 
-@pytest.mark.parametrize("family", ["kandinsky", "if"])
+@pytest.mark.parametrize("family", ["kandinsky", "if", "sdxl"])
 def test_every_family_edits_a_batch_with_its_own_settings(family, tmp_path, monkeypatch, capsys):
-    """Kandinsky and IF with their extra flags, on runners built in this process (SD above loads from a folder)."""
+    """The other families, with their own flags, on runners built in this process (SD above loads from a folder)."""
     images, maps, out = tmp_path / "images", tmp_path / "maps", tmp_path / "out"
     images.mkdir()
     maps.mkdir()
@@ -209,10 +209,13 @@ def test_every_family_edits_a_batch_with_its_own_settings(family, tmp_path, monk
         decoder, _ = tiny.kandinsky_22()
         runner = Kandinsky22(decoder, tiny.kandinsky_22_prior(tmp_path / "prior"))
         extra, keys = ["--prior-steps", "2"], "Prior model: kandinsky-community/kandinsky-2-2-prior, Prior steps: 2"
-    else:
+    elif family == "if":
         stage_1, stage_2, _ = tiny.deepfloyd_if(tmp_path / "t5")
         runner = DeepFloydIF(stage_1, stage_2)
         extra, keys = ["--stage-2-steps", "2", "--noise-level", "100"], "Stage 2 steps: 2, Noise level: 100"
+    else:
+        runner = StableDiffusionXL(tiny.stable_diffusion_xl(tmp_path / "clip")[0])
+        extra, keys = [], "CFG scale: 5.0, Seed: 0, Size: 32x24, Model: stabilityai/stable-diffusion-xl-base-1.0"
     monkeypatch.setattr(run, "load_runner", lambda args: runner)
     argv = [family, "--batch", str(images), "--maps", str(maps), "--out", str(out), "--prompt", "a cat", "--steps", "2", *extra]
     assert run.main([*argv, "--device", "cpu"]) == 0
