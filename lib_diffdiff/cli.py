@@ -13,10 +13,11 @@ from PIL import Image, UnidentifiedImageError
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Appends "(default: ...)" to every optional flag's help, unless the help already says its default."""
+    """Appends "(default: ...)" to every optional flag's help, unless the help already says its default
+    or that the flag (or one of its group) is required."""
 
     def _get_help_string(self, action):
-        if action.required or "default" in (action.help or ""):
+        if action.required or any(word in (action.help or "") for word in ("default", "required")):
             return action.help
         return super()._get_help_string(action)
 

@@ -1,6 +1,9 @@
 """Command line for the diffusers runners: `diffdiff-run {if,kandinsky,sd,sdxl} --image IN --map MAP --prompt TEXT --out OUT`
 (or `python -m lib_diffdiff.run ...`).
 
+With `--batch IMAGES_DIR` (and `--maps MAPS_DIR`, or `--map MAP` for every picture) it edits a whole
+folder into the folder `--out`, on one process or under `accelerate launch` (see `batch.py`).
+
 Needs the packages in requirements-runners.txt and the model weights (hub ids, or local folders
 with a diffusers copy given by --model and friends). The map's white keeps the image by default.
 Every input is checked before any weights load, so a typo costs seconds, not a model load.
@@ -15,7 +18,8 @@ import sys
 from pathlib import Path
 
 from .cli import ArgumentParser, InputError, check_image_file, check_output_file, fail, number, seed_number, whole_number
-from .maps import CONVENTIONS, WHITE_KEEPS, MapError, MapOptions
+from .maps import CONVENTIONS, WHITE_KEEPS, MapError
+from .params import Settings
 
 PROG = "diffdiff-run"
 DTYPES = ("auto", "float16", "bfloat16", "float32")
@@ -75,10 +79,19 @@ def family_guidance(runner_class) -> float:
 
 
 def _add_common(parser: ArgumentParser, runner_class) -> None:
-    parser.add_argument("--image", required=True, type=Path, help="the image to edit")
-    parser.add_argument("--map", required=True, type=Path, help="grayscale change map, any size and mode")
+    pictures = parser.add_mutually_exclusive_group(required=True)
+    pictures.add_argument("--image", type=Path, help="the image to edit (this or --batch is required)")
+    pictures.add_argument("--batch", type=Path, metavar="IMAGES_DIR", help="edit every picture in this folder; --out is then a folder (this or --image is required)")
+    maps = parser.add_mutually_exclusive_group(required=True)
+    maps.add_argument("--map", type=Path, help="grayscale change map, any size and mode; with --batch, one map for every picture (this or --maps is required)")
+    maps.add_argument("--maps", type=Path, metavar="MAPS_DIR", help="with --batch: a folder of maps, each named like its picture (this or --map is required)")
     parser.add_argument("--prompt", required=True, help="what the edited image should show")
-    parser.add_argument("--out", required=True, type=Path, help="where to write the result; the extension picks the format (.png, .jpg, ...)")
+    parser.add_argument(
+        "--out", required=True, type=Path, help="where to write the result; the extension picks the format (.png, .jpg, ...); with --batch, a folder"
+    )
+    parser.add_argument(
+        "--same-aspect", action="store_true", help="with --batch: fail a pair whose map has another aspect ratio instead of stretching it"
+    )
     parser.add_argument("--negative-prompt", help="what it should not show (default: none)")
     parser.add_argument("--steps", type=whole_number(1), default=50, help="denoising steps of a full-strength run")
     parser.add_argument("--strength", type=number(0.0, 1.0, above_minimum=True), default=1.0, help="the most any pixel may change, in (0, 1]")
@@ -125,9 +138,15 @@ def check_model(value: str, flag: str) -> None:
 
 def check_inputs(args) -> None:
     """Every check that needs no weights, so bad input fails in seconds."""
-    check_image_file(args.image, "--image")
-    check_image_file(args.map, "--map")
-    check_output_file(args.out, "--out")
+    if args.batch is None:
+        for flag, value in (("--maps", args.maps), ("--same-aspect", args.same_aspect)):
+            if value:
+                raise InputError(flag, "only with --batch IMAGES_DIR")
+        check_image_file(args.image, "--image")
+        check_image_file(args.map, "--map")
+        check_output_file(args.out, "--out")
+    elif args.map is not None:
+        check_image_file(args.map, "--map")  # the folders are checked by the batch, which lists the pairs
     check_device(args.device)
     for field, value in vars(args).items():
         if field == "model" or field.endswith("_model"):
@@ -166,10 +185,23 @@ def load_runner(args):
     return runner_class.load(args.model, **placement)
 
 
+def settings_of(args) -> Settings:
+    """The Differential Diffusion settings the arguments give (the map itself is passed separately)."""
+    return Settings(
+        enabled=True, convention=args.convention, invert=args.invert_map, blur=args.map_blur, future_hinting=not args.no_future_hinting
+    )
+
+
 def run(args):
     """Load, edit and write the result; returns the output path."""
-    options = MapOptions(convention=args.convention, invert=args.invert_map, blur=args.map_blur)
-    runner = load_runner(args)
+    image = edit(load_runner(args), args, args.image, args.map)
+    image.save(args.out)
+    return args.out
+
+
+def edit(runner, args, image, change_map):
+    """One picture edited by a loaded runner with the arguments' settings; returns the PIL image."""
+    settings = settings_of(args)
     extra = {}
     if args.guidance is not None:
         extra["guidance"] = args.guidance
@@ -177,20 +209,18 @@ def run(args):
         extra.update(stage_2_steps=args.stage_2_steps, noise_level=args.noise_level)
     if args.family == "kandinsky":
         extra["prior_steps"] = args.prior_steps
-    image = runner(
-        args.image,
-        args.map,
+    return runner(
+        image,
+        change_map,
         args.prompt,
         negative_prompt=args.negative_prompt,
         steps=args.steps,
         strength=args.strength,
         seed=args.seed,
-        map_options=options,
-        future_hinting=not args.no_future_hinting,
+        map_options=settings.map_options(),
+        future_hinting=settings.future_hinting,
         **extra,
     )
-    image.save(args.out)
-    return args.out
 
 
 def main(argv=None) -> int:
@@ -200,6 +230,10 @@ def main(argv=None) -> int:
         check_inputs(args)
     except InputError as error:
         return fail(PROG, error)
+    if args.batch is not None:
+        from .batch import main as batch_main
+
+        return batch_main(args)
     from .runners import WeightsNotFoundError
 
     try:

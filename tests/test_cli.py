@@ -105,7 +105,10 @@ def test_bad_files_are_refused_before_loading(files, capsys):
 
 
 def test_missing_required_flags_are_named(files, capsys):
-    assert "--map, --prompt, --out" in refused(["sd", "--image", str(files / "in.png")], capsys)
+    image = str(files / "in.png")
+    assert "required: --prompt, --out" in refused(["sd", "--image", image], capsys)
+    assert "one of the arguments --map --maps is required" in refused(["sd", "--image", image, "--prompt", "p", "--out", "o.png"], capsys)
+    assert "one of the arguments --image --batch is required" in refused(["sd", "--map", image, "--prompt", "p", "--out", "o.png"], capsys)
 
 
 def test_a_device_the_machine_lacks_is_refused(files, capsys, monkeypatch):
@@ -153,7 +156,8 @@ def test_every_flag_has_help_and_shows_its_default(parser):
             flag = f"{command.prog} {action.option_strings[0]}"
             assert action.help, f"{flag} has no help"
             shown = command._get_formatter()._get_help_string(action) % {"default": action.default}
-            assert action.required or "default" in shown, f"{flag} shows no default"
+            required = action.required or any(action in group._group_actions for group in command._mutually_exclusive_groups if group.required)
+            assert required or "default" in shown, f"{flag} shows no default"
             assert "(default: None)" not in shown, f"{flag} shows no real default"
 
 

@@ -22,13 +22,7 @@ KEEP = np.full((5, 7), 255, np.uint8)  # white keeps (the paper's convention), a
 CHANGE = np.zeros((9, 4), np.uint8)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models spend their time in small ops, where a second thread only adds contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def picture(height=HEIGHT, width=WIDTH, seed=0):
@@ -381,10 +375,7 @@ def test_if_maps_are_fitted_to_each_stage(deepfloyd):
 @pytest.fixture(scope="module")
 def sd_folder(tmp_path_factory):
     """A tiny SD with a tokenizer and text encoder, saved as a local diffusers folder."""
-    folder = tmp_path_factory.mktemp("tiny-sd")
-    pipe = tiny.stable_diffusion(text=tiny.clip_text(folder / "vocab"))
-    pipe.save_pretrained(folder / "model")
-    return folder / "model"
+    return tiny.saved_stable_diffusion(tmp_path_factory.mktemp("tiny-sd"))
 
 
 def test_cli_writes_what_the_python_api_returns(sd_folder, tmp_path):
