@@ -4,7 +4,7 @@ tests and the benchmark."""
 from pathlib import Path
 
 import gradio as gr
-from modules import processing, script_callbacks, scripts, shared
+from modules import processing, script_callbacks, scripts, sd_models, shared
 
 from diffdiff_webui.ui import TITLE
 from lib_diffdiff.params import SETTINGS
@@ -56,9 +56,13 @@ class StandInWebUI:
         own = [values.get(setting.name, default) for setting, default in zip(SETTINGS, defaults)]
         return [None] + own
 
-    def job(self, model="sd1", sampler="Euler", init=None, **kwargs):
+    def job(self, model="sd1", sampler="Euler", init=None, refiner=None, **kwargs):
+        """An img2img job on `model` (a model, or a kind for `models`); `refiner` (a model) is registered
+        as a checkpoint and named in the job's refiner settings (switch point: `refiner_switch_at`)."""
         settings = {k: kwargs.pop(k) for k in list(kwargs) if k in {s.name for s in SETTINGS}}
         shared.sd_model = model if not isinstance(model, str) else self.models(model)
+        if refiner is not None:
+            kwargs["refiner_checkpoint"] = sd_models.register(f"refiner-{id(refiner):x}", refiner).title
         p = processing.StableDiffusionProcessingImg2Img(
             init_images=[init],
             sampler_name=sampler,
@@ -66,6 +70,6 @@ class StandInWebUI:
             height=kwargs.pop("height", SIZE),
             script_args=self.args(**settings),
             scripts=self.runner,
-            **{"steps": 8, "denoising_strength": 0.75, **kwargs},
+            **{"steps": 8, "denoising_strength": 0.75, "inpainting_fill": 1, **kwargs},  # masked content: the UI's "original"
         )
         return p
