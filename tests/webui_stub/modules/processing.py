@@ -254,7 +254,7 @@ def process_images(p) -> Processed:
                 break
             p.prompts = p.all_prompts[n * p.batch_size : (n + 1) * p.batch_size]
             p.seeds = p.all_seeds[n * p.batch_size : (n + 1) * p.batch_size]
-            p.rng = ImageRNG((opt_C, p.height // opt_f, p.width // opt_f), p.seeds)
+            p.rng = ImageRNG((getattr(p.sd_model, "latent_channels", opt_C), p.height // opt_f, p.width // opt_f), p.seeds)
             if p.scripts is not None:
                 p.scripts.process_batch(p, batch_number=n, prompts=p.prompts, seeds=p.seeds)
             p.c = p.sd_model.get_learned_conditioning(p.prompts)

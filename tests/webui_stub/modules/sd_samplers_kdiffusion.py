@@ -13,6 +13,10 @@ class CFGDenoiserKDiffusion(sd_samplers_cfg_denoiser.CFGDenoiser):
     @property
     def inner_model(self):
         if self.model_wrap is None:
+            create_denoiser = getattr(shared.sd_model, "create_denoiser", None)  # SD3 brings its own
+            if create_denoiser is not None:
+                self.model_wrap = create_denoiser()
+                return self.model_wrap
             denoiser = (
                 k_diffusion.external.CompVisVDenoiser if shared.sd_model.parameterization == "v" else k_diffusion.external.CompVisDenoiser
             )
@@ -56,7 +60,10 @@ class KDiffusionSampler(sd_samplers_common.Sampler):
         steps, t_enc = sd_samplers_common.setup_img2img_steps(p, steps)
         sigmas = self.get_sigmas(p, steps)
         sigma_sched = sigmas[steps - t_enc - 1 :]
-        xi = x + noise * sigma_sched[0]
+        if hasattr(shared.sd_model, "add_noise_to_latent"):  # SD3: (1 - s) x + s noise
+            xi = shared.sd_model.add_noise_to_latent(x, noise, sigma_sched[0])
+        else:
+            xi = x + noise * sigma_sched[0]
 
         extra_params_kwargs = self.initialize(p)
         parameters = inspect.signature(self.func).parameters
