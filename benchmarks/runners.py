@@ -27,7 +27,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import tiny_pipelines as tiny  # noqa: E402
 
-from lib_diffdiff.runners import DeepFloydIF, Kandinsky22, StableDiffusion, StableDiffusionXL  # noqa: E402
+from lib_diffdiff.runners import DeepFloydIF, Flux, Kandinsky22, StableDiffusion, StableDiffusion3, StableDiffusionXL  # noqa: E402
 from lib_diffdiff.runners.core import DifferentialRun  # noqa: E402
 
 HEIGHT, WIDTH = 64, 96
@@ -54,6 +54,7 @@ def cases(steps):
     xl, xl_embeddings = tiny.stable_diffusion_xl()
     kandinsky, image_embeddings = tiny.kandinsky_22()
     stage_1, stage_2, if_text = tiny.deepfloyd_if()
+    sd3, flux, flow_text = tiny.stable_diffusion_3(), tiny.flux(), tiny.flow_text_embeddings()
     common = dict(num_inference_steps=steps, strength=1.0, output_type="latent")
     runner_common = dict(steps=steps, strength=1.0, seed=0)
 
@@ -75,6 +76,14 @@ def cases(steps):
             lambda: Kandinsky22(kandinsky)(
                 image, change, width=WIDTH, height=HEIGHT, output_type="latent", **runner_common, **image_embeddings
             ),
+        ),
+        "sd3": (
+            lambda: sd3(image=image, height=HEIGHT, width=WIDTH, generator=seeded(), guidance_scale=7.0, **common, **flow_text),
+            lambda: StableDiffusion3(sd3)(image, change, output_type="latent", **runner_common, **flow_text),
+        ),
+        "flux": (
+            lambda: flux(image=image, height=HEIGHT, width=WIDTH, generator=seeded(), guidance_scale=3.5, **common, **flow_text),
+            lambda: Flux(flux)(image, change, output_type="latent", **runner_common, **flow_text),
         ),
         "if": (
             if_plain,

@@ -311,7 +311,7 @@ def stable_diffusion_3(scheduler=None):
     latent shift and scale, and the flow-matching Euler scheduler with SD3's shift of 3."""
     transformer = _seeded(
         lambda: SD3Transformer2DModel(
-            sample_size=16,
+            sample_size=32,
             patch_size=2,
             in_channels=4,
             out_channels=4,
@@ -321,7 +321,7 @@ def stable_diffusion_3(scheduler=None):
             joint_attention_dim=TEXT_DIM,
             caption_projection_dim=16,
             pooled_projection_dim=POOLED_DIM,
-            pos_embed_max_size=16,
+            pos_embed_max_size=32,  # patches per side, up to 128 px with this VAE
         )
     )
     return _quiet(
