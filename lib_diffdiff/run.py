@@ -1,4 +1,5 @@
-"""Command line for the diffusers runners: `python -m lib_diffdiff.run {if,kandinsky,sd,sdxl,sd3,flux} --image IN --map MAP --prompt TEXT --out OUT`.
+"""Command line for the diffusers runners:
+`python -m lib_diffdiff.run {if,kandinsky,sd,sdxl,sd3,flux} --image IN --map MAP --prompt TEXT --out OUT`.
 
 Needs the packages in requirements-runners.txt and the model weights (hub ids, or local folders
 with a diffusers copy given by --model and friends). The map's white keeps the image by default.

@@ -161,7 +161,9 @@ def test_sd3_and_flux_held_pixels_enter_every_transformer_call_as_the_original_f
 @pytest.mark.parametrize("family", FAMILIES)
 def test_sd3_and_flux_runners_default_to_the_images_own_size(family):
     pipe = pipeline(family)
-    result = FAMILIES[family][1](pipe)(picture(), CHANGE, steps=2, strength=STRENGTH, seed=SEED, output_type="pil", **tiny.flow_text_embeddings())
+    result = FAMILIES[family][1](pipe)(
+        picture(), CHANGE, steps=2, strength=STRENGTH, seed=SEED, output_type="pil", **tiny.flow_text_embeddings()
+    )
     assert result.size == (WIDTH, HEIGHT)
 
 

@@ -118,7 +118,8 @@ class DifferentialRun:
 
         def capturing_noising(*args, **kwargs):
             if self.original is None:
-                arguments = signature.bind(*args, **kwargs).arguments  # add_noise(original_samples, noise, ...), scale_noise(sample, ..., noise)
+                # add_noise(original_samples, noise, timesteps), scale_noise(sample, timestep, noise)
+                arguments = signature.bind(*args, **kwargs).arguments
                 self.original = arguments["sample"] if "sample" in arguments else arguments["original_samples"]
                 self.noise = arguments["noise"]
             return pipeline_noising(*args, **kwargs)
@@ -206,7 +207,9 @@ def packed_patch_size(latents: torch.Tensor, original: torch.Tensor) -> int:
     batch, channels, height, width = original.shape
     patch = round((latents.shape[-1] / channels) ** 0.5) if latents.ndim == 3 else 0
     if patch < 1 or latents.shape != (batch, (height // patch) * (width // patch), channels * patch * patch):
-        raise ValueError(f"latents of shape {tuple(latents.shape)} are neither the noised latent's shape {tuple(original.shape)} nor its patches")
+        raise ValueError(
+            f"latents of shape {tuple(latents.shape)} are neither the noised latent's shape {tuple(original.shape)} nor its patches"
+        )
     return patch
 
 

@@ -11,19 +11,21 @@ import itertools
 
 import numpy as np
 import pytest
+import test_webui_sampling
 import torch
 from conftest import SIZE, gray, scene
 from modules import processing, shared
 from PIL import Image
 from test_engine_samplers import ONE_EVALUATION_PER_STEP
 from test_webui_jobs import square_mask
-from test_webui_sampling import ALL, TIMESTEP, final_latent, halves, model_calls  # noqa: F401  (model_calls: fixture)
+from test_webui_sampling import ALL, TIMESTEP, final_latent, halves
 
 from diffdiff_webui.job import ATTRIBUTE, job_schedule
 from lib_diffdiff import TimestepSpace
 from lib_diffdiff.params import INPAINT_MASK
 
 SD3 = "sd3"
+model_calls = test_webui_sampling.model_calls  # the fixture: every CFG-denoiser call as the sampler made it
 K_DIFFUSION = sorted(set(ALL) - TIMESTEP)
 STEPS, DENOISING = 10, 0.45  # k-diffusion runs 5 steps (t_enc + 1), the timestep samplers 4
 BANDS = (0.2, 0.4, 0.6, 0.8)  # change strength of latent columns 0-1, 2-3, 4-5, 6-7
