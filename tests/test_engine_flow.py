@@ -151,3 +151,13 @@ def test_change_from_the_original_grows_with_strength_on_a_flow_model(name, scen
     # regenerated entirely and change saturates (LCM, which renoises with fresh noise, too).
     assert per_level[4] > 0.9 * per_level[3], per_level.tolist()
     assert all(a < b for a, b in zip(per_level[:4], per_level[1:4])), per_level.tolist()
+
+
+def test_flow_space_injection_allocates_no_latent_per_step_and_never_syncs():
+    from test_injection_costs import check
+
+    sigmas = flow_sigmas(SAMPLERS["Euler"], 20)
+    original, noise = torch.randn(2, 16, 16, 16), torch.randn(2, 16, 16, 16)
+    injector = Injector(original, noise, torch.rand(16, 16), ReleaseSchedule.from_sampler_sigmas(sigmas), space=FlowSpace())
+    x = original * (1 - sigmas[0]) + noise * sigmas[0]
+    check(injector, x, [s * torch.ones(2) for s in sigmas[:-1]])
