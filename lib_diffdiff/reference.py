@@ -49,7 +49,7 @@ class PosteriorMeanDenoiser:
         variance = sigma * sigma + scale * scale * self.spread**2
         weights = torch.softmax(-distance / (2 * variance), dim=-1)
         centre = torch.einsum("blk,lkd->bld", weights, self.bank)
-        gain = scale * self.spread**2 / variance  # component posterior: mu + gain * (x - scale * mu)
+        gain = self.spread**2 / variance * scale  # component posterior: mu + gain * (x - scale * mu)
         denoised = gain * queries + (1 - gain * scale) * centre
         return _untile(denoised, height, width, self.tile).to(x.dtype)
 
