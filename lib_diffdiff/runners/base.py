@@ -82,14 +82,19 @@ class SinglePipelineRunner:
             future_hinting=future_hinting,
             pixels_per_latent=self.pixels_per_latent,
         )
+        image = read_image(image)
         output = run(
-            image=read_image(image),
+            image=image,
             prompt=prompt,
             negative_prompt=negative_prompt,
             num_inference_steps=int(steps),
             strength=check_strength(strength),
             guidance_scale=self.default_guidance if guidance is None else guidance,
             generator=seeded_generator(seed),
-            **pipeline_kwargs,
+            **{**self.working_size(image), **pipeline_kwargs},
         )
         return output.images[0]
+
+    def working_size(self, image) -> dict:
+        """Pipeline arguments for the working size, where a pipeline would not work at the image's own."""
+        return {}

@@ -9,20 +9,18 @@ from __future__ import annotations
 
 from PIL import Image
 
-from .base import SinglePipelineRunner, read_image
+from .base import SinglePipelineRunner
 
 
 class _FlowRunner(SinglePipelineRunner):
     """Both pipelines resize to a fixed square (1024 px) unless told a size: the runners default to the
     image's own size, rounded down to the multiple the transformer's patches need."""
 
-    def __call__(self, image, change_map, prompt=None, *, width: int | None = None, height: int | None = None, **kwargs):
-        image = read_image(image)
-        if isinstance(image, Image.Image):
-            multiple = self.size_multiple
-            width = width or max(multiple, image.width // multiple * multiple)
-            height = height or max(multiple, image.height // multiple * multiple)
-        return super().__call__(image, change_map, prompt, width=width, height=height, **kwargs)
+    def working_size(self, image) -> dict:
+        if not isinstance(image, Image.Image):
+            return {}
+        multiple = self.size_multiple
+        return {"width": max(multiple, image.width // multiple * multiple), "height": max(multiple, image.height // multiple * multiple)}
 
 
 class StableDiffusion3(_FlowRunner):

@@ -6,6 +6,7 @@ from pathlib import Path
 import gradio as gr
 from modules import processing, script_callbacks, scripts, shared
 
+from diffdiff_webui.ui import TITLE
 from lib_diffdiff.params import SETTINGS
 
 STUB = Path(__file__).resolve().parent
@@ -16,10 +17,13 @@ SIZE = 64  # pixels; the tests' latent is 8x8
 class StandInWebUI:
     """The img2img tab of a started WebUI with only this extension installed."""
 
-    def __init__(self, models=None, with_xyz=False):
+    def __init__(self, models=None, with_xyz=False, before=(), after=()):
+        """`before` and `after`: paths of other always-on scripts loaded ahead of ours (as the WebUI's
+        built-in extensions are) or behind it."""
         self.models = models  # kind -> model, for jobs that name their model by kind
         script_callbacks.clear()
         files = [(str(ROOT / "scripts" / "differential_diffusion.py"), str(ROOT))]
+        files = [(str(path), str(Path(path).parent)) for path in before] + files + [(str(path), str(Path(path).parent)) for path in after]
         if with_xyz:  # the WebUI's own scripts folder loads first
             files.insert(0, (str(STUB / "scripts" / "xyz_grid.py"), str(STUB)))
         scripts.load_scripts(files)
@@ -29,7 +33,7 @@ class StandInWebUI:
         script_callbacks.before_ui_callback()
         with gr.Blocks() as self.demo:
             self.inputs = self.runner.setup_ui()
-        self.script = self.runner.alwayson_scripts[0]
+        self.script = next(script for script in self.runner.alwayson_scripts if script.title() == TITLE)
         self.components = self.script.controls
 
     def app(self):

@@ -4,9 +4,10 @@ with the script hooks in the WebUI's order."""
 
 import json
 
+import cv2
 import numpy as np
 import torch
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image, ImageOps
 
 from modules import images, masking, scripts, sd_samplers, shared
 from modules.shared import opts, state
@@ -128,8 +129,8 @@ class StableDiffusionProcessingImg2Img:
             if self.inpainting_mask_invert:
                 image_mask = ImageOps.invert(image_mask)
                 self.extra_generation_params["Mask mode"] = "Inpaint not masked"
-            if self.mask_blur_x > 0:
-                image_mask = image_mask.filter(ImageFilter.GaussianBlur(self.mask_blur_x))
+            image_mask = _mask_blurred_8bit(image_mask, self.mask_blur_x, self.mask_blur_y)
+            if self.mask_blur_x > 0 or self.mask_blur_y > 0:
                 self.extra_generation_params["Mask blur"] = self.mask_blur_x
             if self.inpaint_full_res:
                 self.mask_for_overlay = image_mask
@@ -283,3 +284,16 @@ def process_images(p) -> Processed:
     if p.scripts is not None:
         p.scripts.postprocess(p, res)
     return res
+
+
+def _mask_blurred_8bit(mask, sigma_x, sigma_y):
+    """The WebUI blurs the uint8 mask with OpenCV, one axis at a time (horizontal, then vertical), a
+    kernel reaching 2.5 sigma (rounded) on each side; OpenCV rounds to 8 bits after each pass."""
+    plane = np.array(mask)
+    if sigma_x > 0:
+        reach = int(sigma_x * 2.5 + 0.5)
+        plane = cv2.GaussianBlur(plane, (2 * reach + 1, 1), sigma_x)
+    if sigma_y > 0:
+        reach = int(sigma_y * 2.5 + 0.5)
+        plane = cv2.GaussianBlur(plane, (1, 2 * reach + 1), sigma_y)
+    return Image.fromarray(plane)
