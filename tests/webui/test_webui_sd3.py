@@ -3,8 +3,8 @@
 1.10 hides no sampler for SD3. The k-diffusion samplers (and LCM, and Restart) run it through its own
 denoiser (`create_denoiser`: flow sigmas s in (0, 1]) and `sample_img2img` starts from the model's
 `add_noise_to_latent` = (1 - s) x0 + s n. The timestep samplers (DDIM, DDIM CFG++, PLMS, UniPC),
-which 1.10's release notes call unsupported for SD3, noise with `alphas_cumprod` = 1 / (1 + s^2) and
-hand the model timesteps; the script follows each as the job itself noises. Soft inpainting on SD3
+which do not suit SD3, noise with `alphas_cumprod` = 1 / (1 + s^2) and hand the model timesteps
+(SD3 reads them as sigmas); the script follows each as the job itself noises. Soft inpainting on SD3
 is tested with the other families (test_webui_jobs.py).
 """
 
