@@ -7,7 +7,7 @@ machine disturbed least). The engine's own time
 (inside its step callbacks, map preparation included) is also measured directly, as a share of the
 Differential Diffusion run: on a busy machine that share is steadier than the ratio.
 
-    python benchmarks/runners.py [--steps 20] [--repeats 7] [--threads 1]
+    python benchmarks/runners.py [--steps 20] [--repeats 7] [--threads 1] [--runners sd3 flux]
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from lib_diffdiff.runners import DeepFloydIF, Flux, Kandinsky22, StableDiffusion
 from lib_diffdiff.runners.core import DifferentialRun  # noqa: E402
 
 HEIGHT, WIDTH = 64, 96
+RUNNER_NAMES = ["sd", "sdxl", "kandinsky", "sd3", "flux", "if"]
 
 
 def picture():
@@ -120,6 +121,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 keeps timings steady on a shared machine)")
+    parser.add_argument("--runners", nargs="+", choices=RUNNER_NAMES, default=RUNNER_NAMES, help="which runners to time (default: all)")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
@@ -128,6 +130,8 @@ def main(argv=None):
     print(f"{columns}  ({args.steps} steps, {args.repeats} runs)")
     with torch.no_grad():
         for name, (plain, differential) in cases(args.steps).items():
+            if name not in args.runners:
+                continue
             plain(), differential()  # warm-up
             plain_times, dd_times = [], []
             clock.seconds = 0.0
