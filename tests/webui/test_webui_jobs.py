@@ -168,12 +168,18 @@ def square_mask(size: int, box: tuple) -> Image.Image:
     return mask
 
 
-def test_soft_inpainting_keeps_every_pixel_the_map_keeps_exactly(webui):
+@pytest.mark.parametrize(
+    ("model", "sampler"),
+    [("sd1", "DPM++ 2M"), ("sd3", "Euler"), ("sd3", "DPM++ 2M"), ("sd3", "LCM")],
+    ids=["SD1-DPM++ 2M", "SD3-Euler", "SD3-DPM++ 2M", "SD3-LCM"],
+)
+def test_soft_inpainting_keeps_every_pixel_the_map_keeps_exactly(webui, model, sampler):
     original = scene()
     mask = square_mask(SIZE, (16, 16, 48, 48))
     p = webui.job(
+        model=model,
         init=original,
-        sampler="DPM++ 2M",
+        sampler=sampler,
         mask=mask,
         mask_blur=4,
         inpaint_full_res=False,
