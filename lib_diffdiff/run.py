@@ -12,7 +12,6 @@ Every input is checked before any weights load, so a typo costs seconds, not a m
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import re
 import sys
 from pathlib import Path
@@ -74,12 +73,6 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def family_guidance(runner_class) -> float:
-    """The guidance scale a runner uses when it is given none."""
-    default = inspect.signature(runner_class.__call__).parameters["guidance"].default
-    return runner_class.default_guidance if default is None else default
-
-
 def _add_common(parser: ArgumentParser, runner_class) -> None:
     pictures = parser.add_mutually_exclusive_group(required=True)
     pictures.add_argument("--image", type=Path, help="the image to edit (this or --batch is required)")
@@ -98,7 +91,7 @@ def _add_common(parser: ArgumentParser, runner_class) -> None:
     parser.add_argument("--steps", type=whole_number(1), default=50, help="denoising steps of a full-strength run")
     parser.add_argument("--strength", type=number(0.0, 1.0, above_minimum=True), default=1.0, help="the most any pixel may change, in (0, 1]")
     parser.add_argument(
-        "--guidance", type=number(0.0), help=f"classifier-free guidance scale (default: {family_guidance(runner_class):g})"
+        "--guidance", type=number(0.0), help=f"classifier-free guidance scale (default: {runner_class.default_guidance:g})"
     )
     parser.add_argument("--seed", type=seed_number(), default=0, help="seed of the noise; the same seed gives the same picture")
     parser.add_argument("--model", default=runner_class.default_model, help="hub id or local folder with a diffusers copy of the weights")
