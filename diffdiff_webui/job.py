@@ -13,7 +13,8 @@ import torch
 from fastapi import HTTPException
 from modules import images, sd_samplers_common, shared
 
-from lib_diffdiff import Injector, MapError, ReleaseSchedule, SigmaSpace, TimestepSpace
+from lib_diffdiff import Injector, ReleaseSchedule, SigmaSpace, TimestepSpace
+from lib_diffdiff.errors import SettingsError
 from lib_diffdiff.params import INPAINT_MASK, MAP_HASH_KEY, Settings
 from lib_diffdiff.schedule import unipc_timesteps
 
@@ -172,7 +173,7 @@ def job_schedule(p):
     and for UniPC the levels its state reaches after each update (None for the others)."""
     steps, t_enc = sd_samplers_common.setup_img2img_steps(p)
     if t_enc < 1:
-        raise MapError("denoising_strength", "is too low for any step to run; Differential Diffusion needs at least one")
+        raise SettingsError("denoising_strength", "is too low for any step to run; Differential Diffusion needs at least one")
     sampler = p.sampler
     if hasattr(sampler, "get_timesteps"):  # DDIM, DDIM CFG++, PLMS, UniPC
         alphas = shared.sd_model.alphas_cumprod

@@ -29,7 +29,8 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from . import run as cli
-from .maps import MapError, fit_to_image, map_hash, read_map
+from .errors import SettingsError
+from .maps import fit_to_image, map_hash, read_map
 from .params import MAP_HASH_KEY
 
 EXIT_FAILED_PAIRS = 1
@@ -211,12 +212,12 @@ def edit_pair(runner, args, pair: Pair) -> None:
     from .runners.base import read_image
 
     if pair.problem:
-        raise MapError("map", pair.problem)
+        raise SettingsError("map", pair.problem)
     picture = read_image(pair.image)
     gray = read_map(pair.change_map, "map")
     map_size = (gray.shape[1], gray.shape[0])
     if args.same_aspect and not same_aspect(picture.size, map_size):
-        raise MapError(
+        raise SettingsError(
             "map", f"{map_size[0]}x{map_size[1]} has another aspect ratio than the picture's {picture.size[0]}x{picture.size[1]}"
         )
     result = cli.edit(runner, args, picture, gray)
@@ -263,7 +264,7 @@ def main(args) -> int:
         pairs = check_folders(args)
         check_settings(args)
         state, device = process_group(args)
-    except ValueError as error:  # BatchError, MapError and the runners' checks all name the flag or setting
+    except ValueError as error:  # BatchError, SettingsError and the runners' checks all name the flag or setting
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     main_process = state is None or state.is_main_process

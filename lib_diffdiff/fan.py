@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from .maps import WHITE_KEEPS, MapError, to_change
+from .errors import SettingsError
+from .maps import WHITE_KEEPS, to_change
 from .plot import paste_text
 
 FAN_LAYOUTS = ("sectors", "strips")
@@ -33,17 +34,17 @@ class FanOptions:
 
     def __post_init__(self):
         if self.layout not in FAN_LAYOUTS:
-            raise MapError("fan_layout", f"must be one of {list(FAN_LAYOUTS)}, got {self.layout!r}")
+            raise SettingsError("fan_layout", f"must be one of {list(FAN_LAYOUTS)}, got {self.layout!r}")
         low, high = FAN_COUNT_LIMITS
         count = self.count
         if isinstance(count, bool) or not isinstance(count, (int, float)) or not math.isfinite(count) or count != int(count):
-            raise MapError("fan_count", f"must be a whole number, got {self.count!r}")
+            raise SettingsError("fan_count", f"must be a whole number, got {self.count!r}")
         if not low <= self.count <= high:
-            raise MapError("fan_count", f"must lie between {low} and {high}, got {self.count:g}")
+            raise SettingsError("fan_count", f"must lie between {low} and {high}, got {self.count:g}")
         object.__setattr__(self, "count", int(self.count))
         for field, value in (("fan_from", self.start), ("fan_to", self.end)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise MapError(field, f"must be a change strength between 0 and 1, got {value!r}")
+                raise SettingsError(field, f"must be a change strength between 0 and 1, got {value!r}")
 
     def strengths(self) -> list[float]:
         """The change strength of each part, left to right."""
@@ -53,7 +54,7 @@ class FanOptions:
 def fan_parts(width: int, height: int, options: FanOptions = FanOptions()) -> torch.Tensor:
     """The index (0 at the left) of the part each pixel belongs to, shape (height, width)."""
     if width < 1 or height < 1:
-        raise MapError("size", f"the image size must be positive, got {width}x{height}")
+        raise SettingsError("size", f"the image size must be positive, got {width}x{height}")
     cols = torch.arange(width, dtype=torch.float64) + 0.5
     if options.layout == "strips":
         index = (cols * options.count / width).floor().expand(height, width)

@@ -10,9 +10,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import SettingsError
 from .fan import FAN_COUNT_LIMITS, FAN_LAYOUTS, FanOptions
 from .injection import Injector
-from .maps import CONVENTIONS, WHITE_KEEPS, MapError, MapOptions
+from .maps import CONVENTIONS, WHITE_KEEPS, MapOptions
 from .presets import PRESETS, STRENGTH_FAN
 
 UPLOAD = "upload"
@@ -39,7 +40,7 @@ class Setting:
     only_for_source: str | None = None  # used (and written to infotext) only with this map source
 
     def parse(self, value: Any) -> Any:
-        """Check one raw value (from the UI, JSON or infotext) and return it typed, or raise MapError."""
+        """Check one raw value (from the UI, JSON or infotext) and return it typed, or raise SettingsError."""
         if self.kind is object:
             return value
         if self.kind is bool:
@@ -47,21 +48,21 @@ class Setting:
                 return value
             if isinstance(value, str) and value.strip().lower() in ("true", "false"):
                 return value.strip().lower() == "true"
-            raise MapError(self.name, f"must be true or false, got {value!r}")
+            raise SettingsError(self.name, f"must be true or false, got {value!r}")
         if self.kind is float:
             if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-                raise MapError(self.name, f"must be a number, got {type(value).__name__}")
+                raise SettingsError(self.name, f"must be a number, got {type(value).__name__}")
             try:
                 number = float(value)
             except ValueError:
-                raise MapError(self.name, f"must be a number, got {value!r}") from None
+                raise SettingsError(self.name, f"must be a number, got {value!r}") from None
             if not math.isfinite(number):
-                raise MapError(self.name, f"must be a finite number, got {value!r}")
+                raise SettingsError(self.name, f"must be a finite number, got {value!r}")
             if not self.minimum <= number <= self.maximum:
-                raise MapError(self.name, f"must lie between {self.minimum:g} and {self.maximum:g}, got {number:g}")
+                raise SettingsError(self.name, f"must lie between {self.minimum:g} and {self.maximum:g}, got {number:g}")
             return number
         if not isinstance(value, str) or value not in self.choices:
-            raise MapError(self.name, f"must be one of {list(self.choices)}, got {value!r}")
+            raise SettingsError(self.name, f"must be one of {list(self.choices)}, got {value!r}")
         return value
 
 
@@ -197,12 +198,12 @@ class Settings:
 
     @classmethod
     def from_values(cls, values: dict) -> Settings:
-        """Parse named values strictly: unknown names and bad values raise MapError naming the field."""
+        """Parse named values strictly: unknown names and bad values raise SettingsError naming the field."""
         if not isinstance(values, dict):
-            raise MapError("args", f"expected an object of settings by name, got {type(values).__name__}")
+            raise SettingsError("args", f"expected an object of settings by name, got {type(values).__name__}")
         unknown = sorted(set(values) - set(BY_NAME))
         if unknown:
-            raise MapError(unknown[0], f"unknown setting; valid ones are {', '.join(BY_NAME)}")
+            raise SettingsError(unknown[0], f"unknown setting; valid ones are {', '.join(BY_NAME)}")
         settings = cls(**{name: BY_NAME[name].parse(value) for name, value in values.items()})
         settings.fan_options()  # the fan's own checks (a whole number of parts)
         return settings
@@ -212,7 +213,7 @@ class Settings:
         """Values in UI order (the WebUI passes script arguments this way)."""
         values = list(values)
         if len(values) > len(SETTINGS):
-            raise MapError("args", f"expected at most {len(SETTINGS)} values ({', '.join(BY_NAME)}), got {len(values)}")
+            raise SettingsError("args", f"expected at most {len(SETTINGS)} values ({', '.join(BY_NAME)}), got {len(values)}")
         return cls.from_values({setting.name: value for setting, value in zip(SETTINGS, values)})
 
     def injector(self, original, noise, change, schedule, space=None) -> Injector | None:

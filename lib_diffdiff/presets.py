@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import torch
 
+from .errors import SettingsError
 from .fan import strength_fan
-from .maps import MapError
 
 
 def gradient_left_to_right(width: int, height: int) -> torch.Tensor:
@@ -43,7 +43,7 @@ def preset_map(name: str, width: int, height: int, settings=None) -> torch.Tenso
     `settings` (a `params.Settings`) shapes the strength fan and gives the convention it is drawn in.
     """
     if name not in PRESETS:
-        raise MapError("source", f"unknown preset {name!r}; presets are {', '.join(PRESETS)}")
+        raise SettingsError("source", f"unknown preset {name!r}; presets are {', '.join(PRESETS)}")
     if name == STRENGTH_FAN and settings is not None:
         return strength_fan(width, height, settings.fan_options(), settings.convention)
     return PRESETS[name](width, height)

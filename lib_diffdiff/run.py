@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 
 from .cli import ArgumentParser, InputError, check_image_file, check_output_file, fail, number, seed_number, whole_number
-from .maps import CONVENTIONS, WHITE_KEEPS, MapError
+from .errors import SettingsError
+from .maps import CONVENTIONS, WHITE_KEEPS
 from .params import Settings
 
 PROG = "diffdiff-run"
@@ -236,7 +237,7 @@ def main(argv=None) -> int:
     except WeightsNotFoundError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 3
-    except (MapError, ValueError) as error:
+    except (ValueError) as error:
         return fail(PROG, error)
     print(f"wrote {out}")
     return 0

@@ -51,7 +51,7 @@ class Axis:
         return None
 
     def apply(self, p, value, xs) -> None:
-        """Record the value for this cell's job; a bad value raises MapError naming the setting."""
+        """Record the value for this cell's job; a bad value raises SettingsError naming the setting."""
         swept = getattr(p, OVERRIDES_ATTR, None) or {}
         setattr(p, OVERRIDES_ATTR, {**swept, self.setting.name: self.setting.parse(value)})
 
@@ -103,7 +103,7 @@ def apply_overrides(settings: Settings, p, max_pixels: int = DEFAULT_MAX_PIXELS)
     """The job's settings with its swept values applied, validated by the same parser as the API.
 
     Any swept value turns the job on unless "enabled" itself is swept. A map left undecoded because
-    the accordion was off is decoded now, and a missing one is reported (MapError naming "map").
+    the accordion was off is decoded now, and a missing one is reported (SettingsError naming "map").
     """
     swept = swept_values(p)
     if not swept:

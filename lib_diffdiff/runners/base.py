@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
+from ..images import open_image
 from ..maps import MapOptions
 from .core import DifferentialRun, load_pipeline, place, seeded_generator
 
@@ -25,13 +26,10 @@ def diffusers_class(name: str):
 
 
 def read_image(image):
-    """A path or PIL image as RGB PIL; tensors and arrays go to the pipeline unchanged."""
+    """A path (opened by the one decoder, `images.open_image`) or PIL image as RGB PIL; tensors and
+    arrays go to the pipeline unchanged."""
     if isinstance(image, (str, os.PathLike)):
-        try:
-            with Image.open(image) as opened:
-                return opened.convert("RGB")
-        except OSError as error:
-            raise ValueError(f"image: cannot read {os.fspath(image)!r}: {error}") from None
+        image = open_image(image, "image")
     if isinstance(image, Image.Image):
         return image.convert("RGB")
     return image
