@@ -92,3 +92,19 @@ def browser(page_url):
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+_outcomes: list[tuple[str, str]] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or report.outcome != "passed":
+        _outcomes.append((report.nodeid, f"{report.outcome} ({report.when})" if report.when != "call" else report.outcome))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Each browser test by name with its outcome, so a CI log shows that they ran (and did not skip)."""
+    if _outcomes:
+        terminalreporter.section("browser tests")
+        for nodeid, outcome in _outcomes:
+            terminalreporter.write_line(f"{outcome.upper()} {nodeid}")

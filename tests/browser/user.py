@@ -11,7 +11,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from lib_diffdiff.params import Setting
 
 PREFIX = "diffdiff_img2img"
-WAIT_S = 10
+WAIT_S = 30  # every wait ends as soon as its condition holds; this limit only matters on a failure or an overloaded machine
 
 
 class User:
@@ -86,8 +86,8 @@ class User:
         element = self.find("map")
         for clear in element.find_elements(By.CSS_SELECTOR, "button[aria-label=Clear]"):
             clear.click()
-        self.wait_for(lambda: element.find_elements(By.CSS_SELECTOR, "input[type=file]"), "the map's file input")
-        element.find_element(By.CSS_SELECTOR, "input[type=file]").send_keys(str(path))
+        self.wait_for(lambda: not element.find_elements(By.CSS_SELECTOR, "img"), "the map to clear")
+        self.wait_for(lambda: element.find_elements(By.CSS_SELECTOR, "input[type=file]"), "the map's file input")[0].send_keys(str(path))
         self.wait_for(lambda: element.find_elements(By.CSS_SELECTOR, "img"), "the uploaded map to show")
 
     # ---- reading ----
