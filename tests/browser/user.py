@@ -82,13 +82,16 @@ class User:
         self.wait_for(lambda: self.value(setting) == value, f"{setting.name} to show {value!r}")
 
     def upload_map(self, path) -> None:
-        """Clear the change map if one is there, then choose `path` in its file dialog."""
+        """Choose `path` in the empty change map's file dialog."""
         element = self.find("map")
-        for clear in element.find_elements(By.CSS_SELECTOR, "button[aria-label=Clear]"):
-            clear.click()
-        self.wait_for(lambda: not element.find_elements(By.CSS_SELECTOR, "img"), "the map to clear")
-        self.wait_for(lambda: element.find_elements(By.CSS_SELECTOR, "input[type=file]"), "the map's file input")[0].send_keys(str(path))
+        assert not element.find_elements(By.CSS_SELECTOR, "img"), "clear the map first"
+        element.find_element(By.CSS_SELECTOR, "input[type=file]").send_keys(str(path))
         self.wait_for(lambda: element.find_elements(By.CSS_SELECTOR, "img"), "the uploaded map to show")
+
+    def clear_map(self) -> None:
+        element = self.find("map")
+        element.find_element(By.CSS_SELECTOR, "button[aria-label=Clear]").click()
+        self.wait_for(lambda: not element.find_elements(By.CSS_SELECTOR, "img"), "the map to clear")
 
     # ---- reading ----
 
