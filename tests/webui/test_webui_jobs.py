@@ -71,12 +71,11 @@ def test_every_setting_goes_into_the_infotext_and_pastes_back(webui, source_valu
     drawn = map_image if values["source"] == "upload" else preset_map(values["source"], SIZE, SIZE, Settings(**values))
     assert params[MAP_HASH_KEY] == map_hash(read_map(drawn))
     pasted = infotext_utils.paste_values(params, webui.runner.infotext_fields)
-    by_key = {key: value for (_, key), value in zip(webui.runner.infotext_fields, pasted)}
+    by_component = {id(component): value for (component, _), value in zip(webui.runner.infotext_fields, pasted)}
     expected = {**{setting.name: setting.default for setting in SETTINGS}, **values}
-    for setting in SETTINGS:
-        if setting.infotext:  # settings of another source are left out, and pasting leaves them alone
-            written = setting.only_for_source in (None, expected["source"])
-            assert by_key[setting.infotext] == (expected[setting.name] if written else None), setting.name
+    for setting, component in zip(SETTINGS, webui.components):
+        if setting.infotext:  # settings of another source are left out, and pasting sets them to their default
+            assert by_component[id(component)] == expected[setting.name], setting.name
     assert set(webui.runner.paste_field_names) == {s.infotext for s in SETTINGS if s.infotext}
 
 
