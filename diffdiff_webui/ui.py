@@ -66,8 +66,10 @@ def build() -> Controls:
         pasted = gr.Textbox(value="", visible=False, elem_id=f"{ELEM_PREFIX}_pasted")
         status = gr.Markdown("", elem_id=f"{ELEM_PREFIX}_paste_status")
         tooltips = {elem_id(setting): setting.tooltip for setting in SETTINGS}
+        defaults = {setting.name: default_of(setting) for setting in SETTINGS if setting.kind is not object}  # the preview's
         gr.HTML(
-            f'<div id="{ELEM_PREFIX}_tooltips" data-tooltips="{html.escape(json.dumps(tooltips))}" hidden></div>'
+            f'<div id="{ELEM_PREFIX}_tooltips" data-tooltips="{html.escape(json.dumps(tooltips))}"'
+            f' data-defaults="{html.escape(json.dumps(defaults))}" hidden></div>'
             f'<canvas id="{ELEM_PREFIX}_preview" class="diffdiff-preview"></canvas>',
             elem_id=f"{ELEM_PREFIX}_preview_box",
         )

@@ -19,6 +19,7 @@ from PIL import Image
 
 from .errors import SettingsError
 from .images import DEFAULT_MAX_PIXELS, open_image
+from .setting import Setting
 
 WHITE_KEEPS = "white keeps"
 WHITE_CHANGES = "white changes"
@@ -33,29 +34,79 @@ LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, what PIL's convert("L") uses
 MapError = SettingsError  # the name it had before: code that catches MapError keeps working
 
 
+MAP_SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "convention",
+        "Convention",
+        str,
+        WHITE_KEEPS,
+        "White keeps (the paper) or white changes (like inpaint masks)",
+        "DiffDiff convention",
+        choices=CONVENTIONS,
+        sweepable=True,
+        cli_flag="--convention",
+    ),
+    Setting("invert", "Invert", bool, False, "Swap keep and change", "DiffDiff invert", sweepable=True, cli_flag="--invert-map"),
+    Setting(
+        "blur",
+        "Blur",
+        float,
+        0.0,
+        "Soften the map's edges: Gaussian blur radius in pixels",
+        "DiffDiff blur",
+        0.0,
+        64.0,
+        0.5,
+        sweepable=True,
+        cli_flag="--map-blur",
+    ),
+    Setting(
+        "contrast",
+        "Contrast",
+        float,
+        1.0,
+        "Push strengths away from (above 1) or towards (below 1) the middle",
+        "DiffDiff contrast",
+        0.0,
+        4.0,
+        0.05,
+        sweepable=True,
+        cli_flag="--map-contrast",
+    ),
+    Setting(
+        "strength",
+        "Strength scale",
+        float,
+        1.0,
+        "Multiply every pixel's change strength",
+        "DiffDiff strength",
+        0.0,
+        2.0,
+        0.05,
+        sweepable=True,
+        cli_flag="--map-strength",
+    ),
+)
+_MAP_SETTING = {setting.name: setting for setting in MAP_SETTINGS}
+
+
 @dataclass(frozen=True)
 class MapOptions:
-    """How a raw grayscale map becomes change strengths.
+    """How a raw grayscale map becomes change strengths; defaults and bounds are those of `MAP_SETTINGS`.
 
     Applied in this order: convention, invert, blur (pixels, at image size), contrast around 0.5,
     strength scale. Results are clamped to [0, 1].
     """
 
-    convention: str = WHITE_KEEPS
-    invert: bool = False
-    blur: float = 0.0
-    contrast: float = 1.0
-    strength: float = 1.0
+    convention: str = _MAP_SETTING["convention"].default
+    invert: bool = _MAP_SETTING["invert"].default
+    blur: float = _MAP_SETTING["blur"].default
+    contrast: float = _MAP_SETTING["contrast"].default
+    strength: float = _MAP_SETTING["strength"].default
 
     def __post_init__(self):
-        if self.convention not in CONVENTIONS:
-            raise SettingsError("convention", f"must be one of {list(CONVENTIONS)}, got {self.convention!r}")
-        for name, low in (("blur", 0.0), ("contrast", 0.0), ("strength", 0.0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise SettingsError(name, f"must be a number, got {type(value).__name__}")
-            if not math.isfinite(value) or value < low:
-                raise SettingsError(name, f"must be a finite number >= {low}, got {value!r}")
+        for setting in MAP_SETTINGS:
+            setting.check(getattr(self, setting.name))
 
 
 def read_map(source, field: str = "map", max_pixels: int = DEFAULT_MAX_PIXELS) -> torch.Tensor:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 
 from .errors import SettingsError
-from .fan import strength_fan
+from .fan import STRENGTH_FAN, strength_fan
 
 
 def gradient_left_to_right(width: int, height: int) -> torch.Tensor:
@@ -26,8 +26,6 @@ def radial(width: int, height: int) -> torch.Tensor:
     cols = torch.linspace(-1.0, 1.0, width)[None, :]
     return ((rows**2 + cols**2).sqrt() / 2**0.5).clamp(0.0, 1.0)
 
-
-STRENGTH_FAN = "strength fan"
 
 PRESETS: dict[str, Callable[[int, int], torch.Tensor]] = {
     "gradient left to right": gradient_left_to_right,

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from .cli import ArgumentParser, InputError, check_image_file, check_output_file, fail, number, seed_number, whole_number
 from .errors import SettingsError
-from .maps import CONVENTIONS, WHITE_KEEPS
-from .params import Settings
+from . import params
+from .setting import Setting
 
 PROG = "diffdiff-run"
 DTYPES = ("auto", "float16", "bfloat16", "float32")
@@ -100,10 +100,33 @@ def _add_common(parser: ArgumentParser, runner_class) -> None:
     parser.add_argument("--device", help=f"torch device, e.g. cuda, cuda:1, mps, cpu (default: what this machine has: {default_device()})")
     parser.add_argument("--dtype", choices=DTYPES, default="auto", help="weights precision; auto: float16 on CUDA, float32 elsewhere")
     parser.add_argument("--cpu-offload", action="store_true", help="keep models on the CPU and move each to --device only while it runs")
-    parser.add_argument("--convention", choices=CONVENTIONS, default=WHITE_KEEPS, help="which end of the map keeps the image")
-    parser.add_argument("--invert-map", action="store_true", help="swap keep and change")
-    parser.add_argument("--map-blur", type=number(0.0), default=0.0, help="Gaussian blur of the map, in pixels")
-    parser.add_argument("--no-future-hinting", action="store_true", help="the paper's ablation: inject regions only at their release")
+    for setting in runner_settings():
+        _add_setting(parser, setting)
+
+
+def runner_settings() -> list[Setting]:
+    """The settings the runners take, each with its flag (the map options and future hinting)."""
+    return [setting for setting in params.SETTINGS if setting.cli_flag]
+
+
+def setting_dest(setting: Setting) -> str:
+    """Where the parsed arguments keep a setting's value (prefixed: `--map-strength` is not `--strength`)."""
+    return f"setting_{setting.name}"
+
+
+def _add_setting(parser: ArgumentParser, setting: Setting) -> None:
+    """A flag made from a Setting: a switch for a boolean (it turns the default around), a choice, or a bounded number."""
+    common = dict(dest=setting_dest(setting), default=setting.default)
+    if setting.kind is bool:
+        if setting.default:
+            parser.add_argument(setting.cli_flag, action="store_false", help=f"turn off {setting.label.lower()}: {setting.tooltip}", **common)
+        else:
+            parser.add_argument(setting.cli_flag, action="store_true", help=setting.tooltip, **common)
+    elif setting.kind is float:
+        kind = number(setting.minimum, setting.maximum)
+        parser.add_argument(setting.cli_flag, type=kind, help=f"{setting.tooltip}, {setting.minimum:g} to {setting.maximum:g}", **common)
+    else:
+        parser.add_argument(setting.cli_flag, choices=setting.choices, help=setting.tooltip, **common)
 
 
 def check_device(name: str) -> None:
@@ -181,11 +204,9 @@ def load_runner(args):
     return runner_class.load(args.model, **placement)
 
 
-def settings_of(args) -> Settings:
+def settings_of(args):
     """The Differential Diffusion settings the arguments give (the map itself is passed separately)."""
-    return Settings(
-        enabled=True, convention=args.convention, invert=args.invert_map, blur=args.map_blur, future_hinting=not args.no_future_hinting
-    )
+    return params.Settings.from_values({"enabled": True, **{setting.name: getattr(args, setting_dest(setting)) for setting in runner_settings()}})
 
 
 def run(args):
