@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 import string
+import threading
+from collections import OrderedDict
 from dataclasses import replace
 from typing import Any
 
@@ -46,7 +49,27 @@ def decode_image(value: Any, field: str = "map", max_pixels: int = DEFAULT_MAX_P
         return value
     if not isinstance(value, str):
         raise SettingsError(field, f"expected a base64-encoded PNG, JPEG or WebP string, got {type(value).__name__}")
-    return open_image(_base64_payload(value, field), field, max_pixels)
+    key = (hashlib.sha256(value.encode()).digest(), max_pixels)
+    with _RECENT_LOCK:
+        image = _RECENT.get(key)
+        if image is not None:
+            _RECENT.move_to_end(key)
+            return image
+    image = open_image(_base64_payload(value, field), field, max_pixels)
+    with _RECENT_LOCK:
+        _RECENT[key] = image
+        while len(_RECENT) > _RECENT_LIMIT:
+            _RECENT.popitem(last=False)
+    return image
+
+
+# The API's route check decodes a request's map, then the job parses the arguments the WebUI rebuilt
+# from the same request (with the UI's defaults appended, so its Settings may differ, but not its
+# map); an XYZ grid parses one map again for every cell. The last maps decoded are kept so that each
+# is decoded once; callers only read them (read_map copies what it converts).
+_RECENT: OrderedDict[tuple[bytes, int], Image.Image] = OrderedDict()
+_RECENT_LIMIT = 2
+_RECENT_LOCK = threading.Lock()
 
 
 def _base64_payload(text: str, field: str) -> bytes:
