@@ -34,9 +34,14 @@ def default_of(setting: Setting):
     return value if option is None or value in setting.choices else setting.default
 
 
+def shown_for(setting: Setting, source: str) -> bool:
+    """Whether the control of `setting` is shown while the map source is `source`."""
+    return setting.only_for_source in (None, source)
+
+
 def component_for(setting: Setting):
     """The gradio component of one setting, chosen by its kind."""
-    common = {"label": setting.label, "elem_id": elem_id(setting)}
+    common = {"label": setting.label, "elem_id": elem_id(setting), "visible": shown_for(setting, BY_NAME["source"].default)}
     if setting.kind is bool:
         return gr.Checkbox(value=default_of(setting), **common)
     if setting.kind is float:
@@ -74,6 +79,14 @@ def build() -> Controls:
             elem_id=f"{ELEM_PREFIX}_preview_box",
         )
     by_name = dict(zip(BY_NAME, components))
+    # the fan's controls only for the strength fan, the map only for an upload
+    dependent = [setting for setting in SETTINGS if setting.only_for_source]
+    by_name["source"].change(
+        fn=lambda source: [gr.update(visible=shown_for(setting, source)) for setting in dependent],
+        inputs=[by_name["source"]],
+        outputs=[by_name[setting.name] for setting in dependent],
+        show_progress=False,
+    )
     status_inputs = [pasted, by_name["source"], by_name["map"]]
     for trigger in status_inputs:
         trigger.change(fn=paste_status, inputs=status_inputs, outputs=[status], show_progress=False)

@@ -27,7 +27,7 @@ MAP_HASH_KEY = "DiffDiff map"  # infotext key of the map's hash (`maps.map_hash`
 SETTINGS: tuple[Setting, ...] = (
     Setting("enabled", "Enable", bool, False, "Run Differential Diffusion on this job", "DiffDiff", sweepable=True),
     Setting("source", "Map source", str, UPLOAD, "Where the change map comes from", "DiffDiff source", choices=SOURCES, sweepable=True),
-    Setting("map", "Change map", object, None, "Grayscale change map; see the convention below"),
+    Setting("map", "Change map", object, None, "Grayscale change map; see the convention below", only_for_source=UPLOAD),
     *MAP_SETTINGS,
     Setting(
         "future_hinting",

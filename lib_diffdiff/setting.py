@@ -30,7 +30,7 @@ class Setting:
     step: float | None = None
     choices: tuple = ()
     sweepable: bool = False  # offered as an XYZ-plot axis
-    only_for_source: str | None = None  # used (and written to infotext) only with this map source
+    only_for_source: str | None = None  # used (shown in the UI, written to infotext) only with this map source
     cli_flag: str | None = None  # the runner CLI's flag for it; None: not a runner setting
 
     def parse(self, value: Any) -> Any:
