@@ -17,8 +17,8 @@ from PIL import Image
 
 from .errors import SettingsError
 from .maps import WHITE_KEEPS, to_change
-from .plot import paste_text
 from .setting import Setting
+from .text import paste_text
 
 FAN_LAYOUTS = ("sectors", "strips")
 STRENGTH_FAN = "strength fan"  # the map source that draws the fan
