@@ -28,7 +28,7 @@ import torch
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from . import run as cli
+from . import runner_job
 from .errors import SettingsError
 from .maps import fit_to_image, map_hash, read_map
 from .params import MAP_HASH_KEY
@@ -113,7 +113,7 @@ def check_settings(args) -> None:
     check_strength(args.strength)
     if args.steps < 1:
         raise BatchError(f"--steps: must be at least 1, got {args.steps}")
-    cli.settings_of(args).map_options()
+    runner_job.settings_of(args).map_options()
 
 
 def same_aspect(size: tuple[int, int], other: tuple[int, int]) -> bool:
@@ -180,7 +180,7 @@ def infotext(args, size: tuple[int, int], map_digest: str) -> str:
         )
     if args.family == "kandinsky":
         values.update({"Prior model": args.prior_model or runner_class.default_prior, "Prior steps": args.prior_steps})
-    values.update(cli.settings_of(args).infotext())
+    values.update(runner_job.settings_of(args).infotext())
     values[MAP_HASH_KEY] = map_digest
     lines = [args.prompt]
     if args.negative_prompt:
@@ -220,7 +220,7 @@ def edit_pair(runner, args, pair: Pair) -> None:
         raise SettingsError(
             "map", f"{map_size[0]}x{map_size[1]} has another aspect ratio than the picture's {picture.size[0]}x{picture.size[1]}"
         )
-    result = cli.edit(runner, args, picture, gray)
+    result = runner_job.edit(runner, args, picture, gray)
     write_png(result, pair.out, infotext(args, result.size, map_hash(fit_to_image(gray, *picture.size))))
 
 
@@ -253,7 +253,7 @@ def edit_share(runner, args, pairs: list[Pair], state) -> tuple[int, int, list[t
     return written, skipped, failures
 
 
-def main(args) -> int:
+def main(args, load_runner=runner_job.load_runner) -> int:
     """The batch behind `python -m lib_diffdiff.run <family> --batch ...`; returns the exit status."""
     try:
         from .runners import WeightsNotFoundError
@@ -271,7 +271,7 @@ def main(args) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     try:
-        runner = cli.load_runner(_on_device(args, device))
+        runner = load_runner(_on_device(args, device))
     except WeightsNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_NO_WEIGHTS

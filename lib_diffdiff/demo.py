@@ -9,7 +9,6 @@ between blends smoothly: with a left-to-right map the change grows from left to 
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -180,17 +179,3 @@ def panel(pictures: dict) -> Image.Image:
     chart = bar_chart(pictures["sector_change"], [f"{strength:.1f}" for strength in strengths], width - margin - chart_x, 2 * size)
     place(chart, chart_x, row_2, "measured change", "per sector, share of plain img2img's")
     return canvas
-
-
-def run(out: Path, steps: int = 30, seed: int = 1, progress: bool = False) -> list[Path]:
-    """Write into `out` the demo's panel and the reliability benchmark's trend plot (at the benchmark's
-    defaults, so `--out docs` remakes the README's pictures)."""
-    from .bench import reliability  # the benchmark builds on this module's sampling
-
-    out.mkdir(parents=True, exist_ok=True)
-    results = {PANEL_NAME: panel(make_pictures(steps, seed, progress)), TRENDS_NAME: reliability(progress=progress).plot()}
-    written = []
-    for name, picture in results.items():
-        picture.save(out / name)
-        written.append(out / name)
-    return written

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .cli import ArgumentParser, InputError, check_image_file, check_output_file, fail, number, seed_number, whole_number
 from .errors import SettingsError
-from . import params
+from .runner_job import edit, load_runner, runner_settings, setting_dest
 from .setting import Setting
 
 PROG = "diffdiff-run"
@@ -104,16 +104,6 @@ def _add_common(parser: ArgumentParser, runner_class) -> None:
         _add_setting(parser, setting)
 
 
-def runner_settings() -> list[Setting]:
-    """The settings the runners take, each with its flag (the map options and future hinting)."""
-    return [setting for setting in params.SETTINGS if setting.cli_flag]
-
-
-def setting_dest(setting: Setting) -> str:
-    """Where the parsed arguments keep a setting's value (prefixed: `--map-strength` is not `--strength`)."""
-    return f"setting_{setting.name}"
-
-
 def _add_setting(parser: ArgumentParser, setting: Setting) -> None:
     """A flag made from a Setting: a switch for a boolean (it turns the default around), a choice, or a bounded number."""
     common = dict(dest=setting_dest(setting), default=setting.default)
@@ -181,63 +171,11 @@ def check_inputs(args) -> None:
             )
 
 
-def torch_dtype(name: str, device: str):
-    import torch
-
-    if name == "auto":
-        return torch.float16 if str(device).startswith("cuda") else torch.float32
-    return getattr(torch, name)
-
-
-def load_runner(args):
-    """The family's runner with its weights loaded as the arguments say."""
-    from .runners import RUNNERS
-
-    runner_class = RUNNERS[args.family]
-    placement = dict(device=args.device, dtype=torch_dtype(args.dtype, args.device), offload=args.cpu_offload, variant=args.variant)
-    if args.family == "if":
-        return runner_class.load(
-            args.model, stage_2_model=args.stage_2_model, stage_3_model=args.stage_3_model, upscale=args.upscale, **placement
-        )
-    if args.family == "kandinsky":
-        return runner_class.load(args.model, prior_model=args.prior_model, **placement)
-    return runner_class.load(args.model, **placement)
-
-
-def settings_of(args):
-    """The Differential Diffusion settings the arguments give (the map itself is passed separately)."""
-    return params.Settings.from_values({"enabled": True, **{setting.name: getattr(args, setting_dest(setting)) for setting in runner_settings()}})
-
-
 def run(args):
     """Load, edit and write the result; returns the output path."""
     image = edit(load_runner(args), args, args.image, args.map)
     image.save(args.out)
     return args.out
-
-
-def edit(runner, args, image, change_map):
-    """One picture edited by a loaded runner with the arguments' settings; returns the PIL image."""
-    settings = settings_of(args)
-    extra = {}
-    if args.guidance is not None:
-        extra["guidance"] = args.guidance
-    if args.family == "if":
-        extra.update(stage_2_steps=args.stage_2_steps, noise_level=args.noise_level)
-    if args.family == "kandinsky":
-        extra["prior_steps"] = args.prior_steps
-    return runner(
-        image,
-        change_map,
-        args.prompt,
-        negative_prompt=args.negative_prompt,
-        steps=args.steps,
-        strength=args.strength,
-        seed=args.seed,
-        map_options=settings.map_options(),
-        future_hinting=settings.future_hinting,
-        **extra,
-    )
 
 
 def main(argv=None) -> int:
@@ -250,7 +188,7 @@ def main(argv=None) -> int:
     if args.batch is not None:
         from .batch import main as batch_main
 
-        return batch_main(args)
+        return batch_main(args, load_runner)
     from .runners import WeightsNotFoundError
 
     try:

@@ -197,12 +197,12 @@ def test_demo_into_an_unwritable_place_is_one_line(tmp_path):
 
 
 def test_a_write_that_fails_late_is_one_line(tmp_path, capsys, monkeypatch):
-    import lib_diffdiff.demo
+    import lib_diffdiff.__main__
 
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(lib_diffdiff.demo, "run", full_disk)
+    monkeypatch.setattr(lib_diffdiff.__main__, "write_demo", full_disk)
     assert tools_main(["demo", "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == "diffdiff: error: --out: cannot write: [Errno 28] No space left on device"
 

@@ -31,7 +31,8 @@ from webui_harness import StandInWebUI
 
 from diffdiff_webui.ui import TITLE
 from lib_diffdiff.api_args import parse_script_args
-from lib_diffdiff.run import build_parser, settings_of
+from lib_diffdiff.run import build_parser
+from lib_diffdiff.runner_job import settings_of
 
 StandInWebUI(with_xyz=True)
 xyz = next(data.module for data in scripts.scripts_data if data.script_class.__module__ == "xyz_grid.py")
