@@ -8,6 +8,7 @@ hinting) are read and checked once here and reach `edit` as an `Edit`.
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import torch
@@ -70,7 +71,7 @@ class Edit:
         )
 
 
-class Runner:
+class Runner(ABC):
     """A model family: its pipelines, loaded with clear errors, and how one edit calls them."""
 
     family = ""
@@ -85,9 +86,9 @@ class Runner:
         return cls(*(None if pipe is None else place(pipe, device, offload) for pipe in pipes))
 
     @classmethod
+    @abstractmethod
     def load_parts(cls, model: str, *, dtype, variant) -> tuple:
         """The pipelines, in the order the constructor takes them."""
-        raise NotImplementedError
 
     @classmethod
     def load_part(cls, pipeline_name: str, model: str, part: str = "", option: str = "--model", **kwargs):
@@ -124,9 +125,9 @@ class Runner:
         )
         return self.edit(read_image(image), job, **family_options)
 
+    @abstractmethod
     def edit(self, image, job: Edit, **family_options):
         """The family's pipeline calls for one edit."""
-        raise NotImplementedError
 
 
 class SinglePipelineRunner(Runner):
