@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from .fan import annotate_fan
-from .injection import Injector
+from .injection import CONTINUOUS, Injector
 from .maps import MapOptions, prepare_change_map
 from .params import Settings
 from .presets import STRENGTH_FAN, preset_map
@@ -40,10 +40,19 @@ def seeded_noise(image: torch.Tensor, seed: int) -> torch.Tensor:
     return torch.randn(image.shape, generator=torch.Generator().manual_seed(seed))
 
 
-def edit(image: torch.Tensor, change: torch.Tensor, denoiser, steps: int, noise: torch.Tensor, future_hinting: bool = True) -> torch.Tensor:
+def edit(
+    image: torch.Tensor,
+    change: torch.Tensor,
+    denoiser,
+    steps: int,
+    noise: torch.Tensor,
+    future_hinting: bool = True,
+    release_rule: str = CONTINUOUS,
+) -> torch.Tensor:
     """One img2img run at denoising strength 1 with a per-pixel change map; image is (B, C, H, W)."""
     sigmas = schedule(steps)
-    injector = Injector(image, noise, change, ReleaseSchedule.from_sampler_sigmas(sigmas), future_hinting=future_hinting)
+    release_schedule = ReleaseSchedule.from_sampler_sigmas(sigmas)
+    injector = Injector(image, noise, change, release_schedule, future_hinting=future_hinting, release_rule=release_rule)
     return injector.finish(euler(injector.wrap(denoiser), image + noise * sigmas[0], sigmas))
 
 

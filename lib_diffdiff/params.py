@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .fan import FAN_COUNT_LIMITS, FAN_LAYOUTS, FanOptions
-from .injection import Injector
+from .injection import CONTINUOUS, RELEASE_RULES, Injector
 from .maps import CONVENTIONS, WHITE_KEEPS, MapError, MapOptions
 from .presets import PRESETS, STRENGTH_FAN
 
@@ -172,6 +172,17 @@ SETTINGS: tuple[Setting, ...] = (
         sweepable=True,
         only_for_source=STRENGTH_FAN,
     ),
+    Setting(
+        "release",
+        "Release",
+        str,
+        CONTINUOUS,
+        "Continuous: each pixel also gets its fraction of a step, so change grows smoothly with strength even at few steps; "
+        "stepped: the paper's whole steps, floor(strength x steps)",
+        "DiffDiff release",
+        choices=RELEASE_RULES,
+        sweepable=True,
+    ),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 
@@ -193,6 +204,7 @@ class Settings:
     fan_count: float = float(FanOptions.count)
     fan_from: float = FanOptions.start
     fan_to: float = FanOptions.end
+    release: str = CONTINUOUS
 
     @classmethod
     def from_values(cls, values: dict) -> Settings:
@@ -218,7 +230,7 @@ class Settings:
         """The job's Injector, or None when disabled: a disabled job must run exactly as plain img2img."""
         if not self.enabled:
             return None
-        return Injector(original, noise, change, schedule, future_hinting=self.future_hinting, space=space)
+        return Injector(original, noise, change, schedule, future_hinting=self.future_hinting, space=space, release_rule=self.release)
 
     def map_options(self) -> MapOptions:
         return MapOptions(self.convention, self.invert, self.blur, self.contrast, self.strength)

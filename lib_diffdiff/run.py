@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .injection import CONTINUOUS, STEPPED
 from .maps import CONVENTIONS, WHITE_KEEPS, MapError, MapOptions
 
 DTYPES = ("auto", "float16", "bfloat16", "float32")
@@ -64,6 +65,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--invert-map", action="store_true")
     parser.add_argument("--map-blur", type=float, default=0.0, help="Gaussian blur of the map, in pixels")
     parser.add_argument("--no-future-hinting", action="store_true", help="the paper's ablation: inject regions only at their release")
+    parser.add_argument(
+        "--stepped-release", action="store_true", help="the paper's release rule: a pixel takes part in floor(strength * steps) whole steps"
+    )
 
 
 def torch_dtype(name: str, device: str):
@@ -110,6 +114,7 @@ def run(args):
         seed=args.seed,
         map_options=options,
         future_hinting=not args.no_future_hinting,
+        release_rule=STEPPED if args.stepped_release else CONTINUOUS,
         **extra,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)

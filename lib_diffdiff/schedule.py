@@ -63,6 +63,15 @@ class ReleaseSchedule:
         """Position from which each pixel of `change` is left to the sampler."""
         return self.steps * (1.0 - change.float()) - _RELEASE_TOLERANCE
 
+    def release_boundaries(self, change: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """For the continuous rule: the step boundary k >= N(1 - c) the stepped rule releases each pixel
+        at, and the share of one more step, k - N(1 - c) in [0, 1), the pixel is owed on top of its N - k
+        steps; the share is exactly 0 on step boundaries (within float rounding)."""
+        exact = self.steps * (1.0 - change.float())
+        boundary = (exact - _RELEASE_TOLERANCE).ceil().clamp_min(0.0)
+        share = (boundary - exact).clamp_min(0.0)
+        return boundary, torch.where(share < _RELEASE_TOLERANCE, torch.zeros_like(share), share)
+
     def free_steps(self, change: torch.Tensor) -> torch.Tensor:
         """How many of the N steps each pixel takes part in (steps at positions 0..N-1)."""
         first_free = self.release_positions(change).ceil().clamp(0, self.steps)

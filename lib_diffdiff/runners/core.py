@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import torch
 
-from ..injection import Injector, SigmaSpace, TimestepSpace
+from ..injection import CONTINUOUS, Injector, SigmaSpace, TimestepSpace
 from ..maps import MapOptions, prepare_change_map
 from ..schedule import ReleaseSchedule, timestep_to_sigma
 
@@ -69,6 +69,7 @@ class DifferentialRun:
         *,
         options: MapOptions | None = None,
         future_hinting: bool = True,
+        release_rule: str = CONTINUOUS,
         pixels_per_latent: int = 8,
         resize_mode: int = 0,
     ):
@@ -77,6 +78,7 @@ class DifferentialRun:
         self.change_map = change_map
         self.options = options or MapOptions()
         self.future_hinting = future_hinting
+        self.release_rule = release_rule
         self.pixels_per_latent = pixels_per_latent
         self.resize_mode = resize_mode
         self.original = self.noise = None
@@ -145,7 +147,9 @@ class DifferentialRun:
             schedule, space = self._timestep_schedule(first_timestep)
         else:
             schedule, space = self._sigma_schedule()
-        self.injector = Injector(self.original, self.noise, self.change, schedule, future_hinting=self.future_hinting, space=space)
+        self.injector = Injector(
+            self.original, self.noise, self.change, schedule, future_hinting=self.future_hinting, space=space, release_rule=self.release_rule
+        )
 
     def _timestep_schedule(self, first_timestep):
         """DDPM-type schedulers: the loop runs over the tail of `scheduler.timesteps`."""
