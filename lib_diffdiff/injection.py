@@ -148,14 +148,17 @@ class Injector:
         """How far each pixel is pulled to the original noised to an evaluation at `position` (B, 1, 1, 1)."""
         if self.release_rule == STEPPED:
             return self._stepped(self.release, position).float()
-        at_boundary, one_step_earlier = (self._stepped(release, position) for release in self._boundaries)
-        return torch.where(at_boundary, 1 - self._share, 0.0) + torch.where(one_step_earlier, self._share, 0.0)
+        return self._mix(*(self._stepped(release, position) for release in self._boundaries))
 
     def released(self, position: torch.Tensor) -> torch.Tensor:
         """Each pixel's share released to the sampler at `position` (B, 1, 1, 1): 0 held, 1 free."""
         if self.release_rule == STEPPED:
             return (self.release <= position).float()
-        at_boundary, one_step_earlier = ((release <= position) for release in self._boundaries)
+        return self._mix(*(release <= position for release in self._boundaries))
+
+    def _mix(self, at_boundary: torch.Tensor, one_step_earlier: torch.Tensor) -> torch.Tensor:
+        """The continuous rule: the stepped rule's masks for release at the boundary k and at k - 1,
+        mixed by the share of a step each pixel is owed on top of its N - k steps."""
         return torch.where(at_boundary, 1 - self._share, 0.0) + torch.where(one_step_earlier, self._share, 0.0)
 
     def _stepped(self, release: torch.Tensor, position: torch.Tensor) -> torch.Tensor:

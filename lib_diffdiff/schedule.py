@@ -7,7 +7,9 @@ own levels (DPM fast/adaptive) gets a fractional position, interpolated in log-s
 level the position runs linearly on to N at sigma 0.
 
 A pixel with change strength c is released at position N * (1 - c): it takes part in the last
-c * N steps, so a pixel at full change takes part in every step and one at 0 in none.
+c * N steps, so a pixel at full change takes part in every step and one at 0 in none. The stepped
+rule rounds that to whole steps (`free_steps`); the continuous rule (injection.py) also gives the
+fraction of a step left over (`release_boundaries`).
 """
 
 from __future__ import annotations

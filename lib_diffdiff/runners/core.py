@@ -9,7 +9,8 @@ Two hooks carry Differential Diffusion into an unmodified pipeline call:
   pipeline has only that) injects, in place, into the latents the pipeline carries, so every UNet
   evaluation after the first sees held pixels at the original noised to its level. The first
   evaluation needs none: the pipeline's start latent is the original noised with that same noise.
-  After the last step the callback sets never-released pixels to the original exactly.
+  After the last step the callback sets never-released pixels to the original exactly (and, under
+  the continuous release rule, blends those owed less than one step by their share).
 
 The release schedule is built from the pipeline's own timesteps after strength truncation, read
 from the scheduler at the first callback. DDPM-type schedulers (latents sqrt(a) x0 + sqrt(1 - a) n,
