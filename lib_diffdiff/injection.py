@@ -32,7 +32,8 @@ Dithering (a share f of the pixels released a step earlier) is not continuous pe
 blend means per sampler: for Euler, DDIM and other deterministic updates the free and the injected
 latent carry the same noise, so the blend only mixes their signals; where the sampler adds fresh
 noise (ancestral, SDE, LCM) the blend of two partly independent noises has a little less noise than
-its level, which shows as a small sag of change inside one step on DPM++ 3M SDE; multistep history
+its level (the likely cause, not established, of a small sag of change inside one step on DPM++ 3M
+SDE at 4 steps; Euler a and the other SDE samplers do not sag); multistep history
 and UniPC's corrected state (`inject_state_`, blended by the same weight) follow the blended latent.
 """
 

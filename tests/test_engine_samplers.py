@@ -324,8 +324,9 @@ FEW_STEP_GAPS = {
     "DPM adaptive": "levels released after its last evaluation change alike",
     # Change saturates: the top three levels regenerate the region entirely (LCM's case at 16 steps).
     "DPM2": "the top three levels change alike (saturated)",
-    # A partial blend of its latent (fresh noise) with the injected one (the job's noise) has less
-    # noise than its level, so the model changes it less: change sags inside one step (0.32 -> 0.30).
+    # Change sags once inside a step (levels 8/15 -> 9/15: 0.32 -> 0.30, also over 6 noises). Likely
+    # cause, not established: a partial blend of its latent (fresh noise) with the injected one (the
+    # job's noise) has less noise than its level; Euler a and the other SDE samplers do not sag.
     "DPM++ 3M SDE": "change sags once inside a step",
 }
 
