@@ -298,8 +298,9 @@ def test_continuous_rule_gives_each_level_its_fraction_of_a_step(name, denoising
             injector.space.noise_into(expected, original, noise, level_value.reshape(1))
             held = (weight == 1).expand_as(seen)
             assert torch.equal(seen[held], expected[held])
-        ends = torch.stack(record.weights[1:] + [injector.weight(torch.tensor(float(steps)).reshape(1, 1, 1, 1))])
-        shares[rule] = [float((1 - ends[:, 0, 0, 0, band]).sum(0)[0, 0]) for band in bands]  # free share at each step's end
+        final = injector.weight(torch.tensor(float(steps)).reshape(1, 1, 1, 1)).expand_as(record.weights[0])  # `finish`
+        ends = torch.stack(record.weights[1:] + [final])
+        shares[rule] = [float((1 - ends[:, 0, 0, 0, band]).sum(0)[0]) for band in bands]  # free share at each step's end
     if name in ONE_EVALUATION_PER_STEP and future_hinting:
         assert shares[CONTINUOUS] == pytest.approx([level * steps for level in FRACTIONAL_LEVELS], abs=1e-4)
         assert shares[STEPPED] == [math.floor(level * steps) for level in FRACTIONAL_LEVELS]
