@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -53,9 +54,9 @@ def reference_call(latent_size: int, device: str):
     return PosteriorMeanDenoiser(bank, tile=8).to(device)
 
 
-def median_seconds(fn, repeats: int) -> float:
+def median_seconds(fn, repeats: int, desc: str) -> float:
     times = []
-    for _ in range(repeats):
+    for _ in tqdm(range(repeats), desc=desc, unit="run", leave=False):
         start = time.perf_counter()
         fn()
         if torch.cuda.is_available():
@@ -84,8 +85,8 @@ def main() -> None:
     model(x, level)  # warm-up
     for _ in range(10):
         injector.inject_(x, level)
-    model_time = median_seconds(lambda: model(x, level), repeats=3 if args.model == "sd15" else 20)
-    inject_time = median_seconds(lambda: [injector.inject_(x, level) for _ in range(100)], repeats=5) / 100
+    model_time = median_seconds(lambda: model(x, level), repeats=3 if args.model == "sd15" else 20, desc="denoiser calls")
+    inject_time = median_seconds(lambda: [injector.inject_(x, level) for _ in range(100)], repeats=5, desc="100 injections") / 100
 
     print(f"device {args.device}, latent {tuple(shape)}, model {args.model}")
     print(f"one denoiser call : {model_time * 1e3:10.3f} ms")

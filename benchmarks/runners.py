@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
@@ -121,7 +122,7 @@ def main(argv=None):
             plain(), differential()  # warm-up
             plain_times, dd_times = [], []
             clock.seconds = 0.0
-            for _ in range(args.repeats):
+            for _ in tqdm(range(args.repeats), desc=name, unit="pair", leave=False):
                 plain_times.append(timed(plain))
                 dd_times.append(timed(differential))
             plain_s, dd_s = statistics.median(plain_times), statistics.median(dd_times)

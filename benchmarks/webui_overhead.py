@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 from PIL import Image
+from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "webui_stub")]
@@ -130,10 +131,10 @@ def main():
     job(False)
     evaluations = model.evaluations
     plain, ours = [], []
-    for repeat in range(args.repeats):
-        for enabled in (False, True) if repeat % 2 == 0 else (True, False):
-            elapsed, memory = job(enabled)
-            (ours if enabled else plain).append((elapsed, memory))
+    order = [enabled for repeat in range(args.repeats) for enabled in ((False, True) if repeat % 2 == 0 else (True, False))]
+    for enabled in tqdm(order, desc="jobs, plain and with DD in turn", unit="job"):
+        elapsed, memory = job(enabled)
+        (ours if enabled else plain).append((elapsed, memory))
     plain_time = statistics.median(t for t, _ in plain)
     our_time = statistics.median(t for t, _ in ours)
     print(f"device {device}, latent {args.latent}x{args.latent}, {args.steps} steps, {args.sampler}, {args.repeats} repeats")

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from lib_diffdiff.maps import WHITE_CHANGES, MapError, fit_to_image, map_hash, read_map, to_change, to_latent
@@ -84,25 +84,27 @@ def job_map(settings: Settings, geometry: Geometry, latent_size: tuple[int, int]
 
 
 def soft_mask(image_mask: Image.Image, invert: bool = False, blur_x: float = 0.0, blur_y: float = 0.0) -> torch.Tensor:
-    """An inpaint mask as the WebUI reads it (alpha of a transparent RGBA, else luminance), blurred, never rounded."""
+    """An inpaint mask as the WebUI reads it (alpha of a transparent RGBA, else luminance), never rounded,
+    and blurred on its 8-bit levels exactly as the WebUI blurs it (`blurred_mask_levels`), so the map keeps
+    every pixel entirely where the WebUI's own blurred mask is 0 and changes it fully where that is 255."""
     if image_mask.mode == "RGBA" and image_mask.getextrema()[-1] != (255, 255):
         image_mask = image_mask.split()[-1]
-    gray = read_map(image_mask.convert("L"), "mask")
+    levels = np.asarray(image_mask.convert("L"))
     if invert:
-        gray = 1.0 - gray
-    return _blur_axis(_blur_axis(gray, blur_x, dim=1), blur_y, dim=0)
+        levels = 255 - levels
+    return read_map(blurred_mask_levels(levels, blur_x, blur_y), "mask")
 
 
-def _blur_axis(plane: torch.Tensor, sigma: float, dim: int) -> torch.Tensor:
-    """Gaussian blur along one axis with the kernel size the WebUI's mask blur uses (2 * int(2.5 sigma + 0.5) + 1)."""
-    if sigma <= 0:
-        return plane
-    half = int(2.5 * sigma + 0.5)
-    offsets = torch.arange(-half, half + 1, dtype=torch.float32)
-    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
-    kernel = (kernel / kernel.sum()).view(1, 1, *((1, -1) if dim == 1 else (-1, 1)))
-    pad = (half, half, 0, 0) if dim == 1 else (0, 0, half, half)
-    return F.conv2d(F.pad(plane[None, None], pad, mode="reflect" if min(plane.shape) > half else "replicate"), kernel)[0, 0]
+def blurred_mask_levels(levels: np.ndarray, blur_x: float = 0.0, blur_y: float = 0.0) -> np.ndarray:
+    """The WebUI's mask blur: OpenCV's Gaussian on the 8-bit mask, first across (sigma `blur_x`), then
+    down (sigma `blur_y`), each with a kernel of 2 * int(2.5 sigma + 0.5) + 1 taps. OpenCV rounds after
+    each pass, so a float blur differs from it by a level here and there, which at the mask's edge would
+    turn a pixel the WebUI leaves alone into one changed by 1/255 (OpenCV ships with the WebUI)."""
+    for sigma, across in ((blur_x, True), (blur_y, False)):
+        if sigma > 0:
+            taps = 2 * int(2.5 * sigma + 0.5) + 1
+            levels = cv2.GaussianBlur(np.ascontiguousarray(levels), (taps, 1) if across else (1, taps), sigma)
+    return levels
 
 
 def keep_alpha(change_full: torch.Tensor) -> Image.Image:

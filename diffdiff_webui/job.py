@@ -14,13 +14,12 @@ from fastapi import HTTPException
 from modules import images, sd_samplers_common, shared
 
 from lib_diffdiff import Injector, MapError, ReleaseSchedule, TimestepSpace
-from lib_diffdiff.params import INPAINT_MASK, Settings
+from lib_diffdiff.params import INPAINT_MASK, MAP_HASH_KEY, Settings
 from lib_diffdiff.schedule import unipc_timesteps
 
 from .geometry import Geometry, JobMap, job_map, soft_overlay
 
 ATTRIBUTE = "diffdiff_job"
-MAP_HASH_KEY = "DiffDiff map"
 
 
 class UnusableSettings(HTTPException):
@@ -76,7 +75,7 @@ class Job:
                         "blur_y": getattr(p, "mask_blur_y", 0),
                     },
                 )
-                p.extra_generation_params[MAP_HASH_KEY] = self.map.hash
+                p.extra_generation_params = {**p.extra_generation_params, MAP_HASH_KEY: self.map.hash}
             schedule, space, self.state_levels = job_schedule(p)
             if self.state_levels is not None:
                 self._hook_state(p.sampler)

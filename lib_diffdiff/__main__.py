@@ -1,45 +1,64 @@
-"""Command line: `python -m lib_diffdiff demo --out DIR`, `python -m lib_diffdiff bench reliability`."""
+"""Command line: `diffdiff demo --out DIR`, `diffdiff bench reliability` (or `python -m lib_diffdiff ...`)."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+from .cli import ArgumentParser, InputError, check_output_file, check_output_folder, fail, seed_number, whole_number
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lib_diffdiff", description="Differential Diffusion tools that need no WebUI.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="run the engine offline on a built-in picture and write PNGs")
-    demo.add_argument("--out", type=Path, default=Path("demo-out"), help="folder for the PNGs (default: demo-out)")
-    demo.add_argument("--steps", type=int, default=30)
-    demo.add_argument("--seed", type=int, default=1)
+PROG = "diffdiff"
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog=PROG, description="Differential Diffusion tools that need no WebUI, no GPU and no weights.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
+    demo = commands.add_parser(
+        "demo",
+        help="edit a built-in picture offline and write one labelled panel, plus the reliability plot",
+        description="Edit a built-in picture with a weight-free reference model and write panel.png (input, map, "
+        "Differential Diffusion, plain img2img, strength fan) and trends.png (the reliability benchmark's plot). "
+        "With --out docs it remakes the README's pictures.",
+    )
+    demo.add_argument("--out", type=Path, default=Path("demo-out"), help="folder for the PNGs")
+    demo.add_argument("--steps", type=whole_number(2), default=30, help="Euler steps of each edit in the panel")
+    demo.add_argument("--seed", type=seed_number(), default=1, help="picks the built-in picture and the noise of the panel")
     bench = commands.add_parser("bench", help="measure the method on the weight-free reference model")
-    benchmarks = bench.add_subparsers(dest="benchmark", required=True)
+    benchmarks = bench.add_subparsers(dest="benchmark", required=True, parser_class=ArgumentParser)
     reliability_parser = benchmarks.add_parser(
         "reliability", help="the paper's reliability score R of every method, and a plot of the trends"
     )
-    reliability_parser.add_argument("--images", type=int, default=32, help="how many built-in pictures to edit (default: 32)")
-    reliability_parser.add_argument("--steps", type=int, default=20)
-    reliability_parser.add_argument("--seed", type=int, default=0)
-    reliability_parser.add_argument("--out", type=Path, default=Path("trends.png"), help="where to write the plot (default: trends.png)")
-    args = parser.parse_args(argv)
+    reliability_parser.add_argument("--images", type=whole_number(1), default=32, help="how many built-in pictures to edit")
+    reliability_parser.add_argument("--steps", type=whole_number(2), default=20, help="Euler steps of each edit")
+    reliability_parser.add_argument("--seed", type=seed_number(), default=0, help="picks the pictures, the model's bank and the noise")
+    reliability_parser.add_argument("--out", type=Path, default=Path("trends.png"), help="where to write the plot (PNG)")
+    return parser
 
-    if args.command == "demo":
-        from .demo import run
 
-        for path in run(args.out, steps=args.steps, seed=args.seed):
-            print(f"wrote {path}")
-    if args.command == "bench":
-        from .bench import reliability
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            check_output_folder(args.out, "--out")
+        else:
+            check_output_file(args.out, "--out")
+    except InputError as error:
+        return fail(PROG, error)
 
-        try:
-            result = reliability(images=args.images, steps=args.steps, seed=args.seed)
-        except ValueError as error:
-            reliability_parser.error(str(error))
-        print(result.table())
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        result.plot().save(args.out)
-        print(f"wrote {args.out}")
+    try:
+        if args.command == "demo":
+            from .demo import run
+
+            for path in run(args.out, steps=args.steps, seed=args.seed, progress=True):
+                print(f"wrote {path}")
+        if args.command == "bench":
+            from .bench import reliability
+
+            result = reliability(images=args.images, steps=args.steps, seed=args.seed, progress=True)
+            print(result.table())
+            result.plot().save(args.out)
+            print(f"wrote {args.out}")
+    except OSError as error:  # a full disk, or a folder made read-only meanwhile
+        return fail(PROG, InputError("--out", f"cannot write: {error}"))
     return 0
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from .demo import edit, euler, schedule
 from .injection import STEPPED
@@ -74,10 +75,17 @@ class Reliability:
         return plot_trends(self.trends, labels, title, "column (gradient map: keep at left, change at right)", "tau_hat")
 
 
-def reliability(images: int = 32, steps: int = 20, seed: int = 0, size: int = 64, methods: dict[str, Method] = METHODS) -> Reliability:
-    """Score each method on `images` built-in pictures; the reference model's bank comes from the same seed."""
-    if images < 1 or steps < 2 or size < TILE * 2 or size % TILE:
-        raise ValueError(f"need --images >= 1, --steps >= 2 and a size that is a multiple of {TILE} >= {2 * TILE}")
+def reliability(
+    images: int = 32, steps: int = 20, seed: int = 0, size: int = 64, methods: dict[str, Method] = METHODS, progress: bool = False
+) -> Reliability:
+    """Score each method on `images` built-in pictures; the reference model's bank comes from the same seed.
+    `progress` shows a progress bar of the methods' runs on stderr."""
+    if images < 1:
+        raise ValueError(f"--images: need at least 1 picture, got {images}")
+    if steps < 2:
+        raise ValueError(f"--steps: need --steps >= 2, got {steps}")
+    if size < TILE * 2 or size % TILE:
+        raise ValueError(f"size: must be a multiple of {TILE}, at least {2 * TILE}, got {size}")
     pictures = builtin_images(BANK_SIZE + images, size=size, seed=seed)
     denoiser, originals = PosteriorMeanDenoiser(pictures[:BANK_SIZE], tile=TILE), pictures[BANK_SIZE:]
     generator = torch.Generator().manual_seed(seed)
@@ -86,7 +94,7 @@ def reliability(images: int = 32, steps: int = 20, seed: int = 0, size: int = 64
     change_gradient = to_change(gradient_map(size, size), MapOptions())
     change_all = to_change(all_change_map(size, size), MapOptions())
     scores, trends = {}, {}
-    for name, method in methods.items():
+    for name, method in tqdm(methods.items(), desc="reliability", unit="method", disable=not progress):
         trend = normalised_trend(
             method(originals, change_gradient, denoiser, steps, noise_gradient),
             method(originals, change_all, denoiser, steps, noise_all_change),

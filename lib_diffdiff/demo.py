@@ -1,4 +1,11 @@
-"""The offline demo: Differential Diffusion on a built-in picture with a denoiser that needs no weights."""
+"""The offline demo: Differential Diffusion on a built-in picture with a denoiser that needs no weights.
+
+The edit is one a person can follow by eye: the reference model's only idea of a clean picture is
+the input recoloured into a sunset palette (`reference.sunset_palette`), give or take a little grain.
+It is the exact posterior-mean denoiser of that belief, so a region released at a low noise level
+keeps most of the input, one released at a high level becomes the recoloured picture, and everything
+between blends smoothly: with a left-to-right map the change grows from left to right.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +13,31 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
+from tqdm import tqdm
 
-from .fan import annotate_fan
+from .fan import annotate_fan, fan_parts
 from .injection import CONTINUOUS, Injector
 from .maps import MapOptions, prepare_change_map
 from .params import Settings
+from .plot import paste_text
 from .presets import STRENGTH_FAN, preset_map
-from .reference import PosteriorMeanDenoiser, builtin_images, karras_sigmas
+from .reference import PosteriorMeanDenoiser, builtin_images, karras_sigmas, sunset_palette
 from .schedule import ReleaseSchedule
+
+SIZE = 288  # the demo picture's side in pixels (its "latent" is the picture itself)
+SPREAD = 0.02  # the grain the reference edit allows around the recoloured picture, in [-1, 1] units
+PANEL_NAME = "panel.png"
+TRENDS_NAME = "trends.png"
+HOW_IT_WORKS = (
+    "How it works: a pixel of change strength c",
+    "takes part only in the last c share of the",
+    "steps. Before that it is reset at every step",
+    "to the input noised to that step's level, so",
+    "the later it is released, the more of the",
+    "input it keeps. Plain img2img gives every",
+    "pixel the same strength.",
+)
 
 
 def euler(model, x: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
@@ -32,8 +55,14 @@ def horizontal_gradient(width: int, height: int) -> Image.Image:
 
 
 def schedule(steps: int) -> torch.Tensor:
-    """The sigmas of a full-strength run: Karras, from well above the built-in pictures' [-1, 1] range."""
+    """The benchmark's sigmas of a full-strength run: Karras, from well above the built-in pictures' [-1, 1] range."""
     return karras_sigmas(steps, sigma_max=20.0)
+
+
+def demo_schedule(steps: int) -> torch.Tensor:
+    """Karras sigmas scaled to the demo edit's grain, as Stable Diffusion's (14.6 down to 0.03) are to its
+    data: the noise levels then spread the release times over the whole visible range of the edit."""
+    return karras_sigmas(steps, sigma_min=SPREAD / 5, sigma_max=20 * SPREAD)
 
 
 def seeded_noise(image: torch.Tensor, seed: int) -> torch.Tensor:
@@ -47,10 +76,12 @@ def edit(
     steps: int,
     noise: torch.Tensor,
     future_hinting: bool = True,
+    sigmas: torch.Tensor | None = None,
     release_rule: str = CONTINUOUS,
 ) -> torch.Tensor:
-    """One img2img run at denoising strength 1 with a per-pixel change map; image is (B, C, H, W)."""
-    sigmas = schedule(steps)
+    """One img2img run at denoising strength 1 with a per-pixel change map; image is (B, C, H, W).
+    `sigmas` defaults to the benchmark's `schedule(steps)`."""
+    sigmas = schedule(steps) if sigmas is None else sigmas
     release_schedule = ReleaseSchedule.from_sampler_sigmas(sigmas)
     injector = Injector(image, noise, change, release_schedule, future_hinting=future_hinting, release_rule=release_rule)
     return injector.finish(euler(injector.wrap(denoiser), image + noise * sigmas[0], sigmas))
@@ -65,31 +96,101 @@ def to_pil(image: torch.Tensor) -> Image.Image:
     return Image.fromarray(pixels, mode="RGB")
 
 
-def run(out: Path, size: int = 128, steps: int = 30, seed: int = 1) -> list[Path]:
-    """Write into `out`: input, map, output and the plain img2img result (all-change map); the strength
-    fan's map and its output labelled with each sector's strength; the reliability trends of every method.
-    """
+def sector_change(output: Image.Image, full_edit: Image.Image, original: Image.Image, fan_settings: Settings) -> list[float]:
+    """Each fan sector's mean change from `original`, as a share of the full edit's change there."""
+    parts = fan_parts(original.width, original.height, fan_settings.fan_options()).numpy()
+    pixels = {name: np.asarray(picture, dtype=np.float64) for name, picture in (("out", output), ("full", full_edit), ("in", original))}
+    change = np.abs(pixels["out"] - pixels["in"]).mean(axis=-1)
+    full = np.abs(pixels["full"] - pixels["in"]).mean(axis=-1)
+    return [float(change[parts == part].mean() / full[parts == part].mean()) for part in range(fan_settings.fan_options().count)]
+
+
+def make_pictures(steps: int = 30, seed: int = 1, progress: bool = False) -> dict:
+    """The demo's pictures and measurements: input, map, Differential Diffusion, plain img2img (an
+    all-change map), the strength fan's map and output, and each fan sector's share of the full edit."""
+    image = builtin_images(1, size=SIZE, seed=seed)
+    denoiser = PosteriorMeanDenoiser(sunset_palette(image), tile=SIZE, spread=SPREAD)
+    noise, sigmas = seeded_noise(image, seed), demo_schedule(steps)
+    gradient = horizontal_gradient(SIZE, SIZE)
+    fan_settings = Settings(source=STRENGTH_FAN)
+    fan = to_pil_gray(preset_map(STRENGTH_FAN, SIZE, SIZE, fan_settings))
+    changes = {
+        "output": prepare_change_map(gradient, SIZE, SIZE, (SIZE, SIZE), MapOptions()),
+        "plain": torch.ones(SIZE, SIZE),
+        "fan_output": prepare_change_map(fan, SIZE, SIZE, (SIZE, SIZE), fan_settings.map_options()),
+    }
+    pictures = {"input": to_pil(image), "map": gradient, "fan": fan, "fan_settings": fan_settings}
+    for name, change in tqdm(changes.items(), desc="demo edits", unit="edit", disable=not progress):
+        pictures[name] = to_pil(edit(image, change, denoiser, steps, noise, sigmas=sigmas))
+    pictures["sector_change"] = sector_change(pictures["fan_output"], pictures["plain"], pictures["input"], fan_settings)
+    pictures["steps"], pictures["seed"] = steps, seed
+    return pictures
+
+
+def bar_chart(values: list[float], labels: list[str], width: int, height: int) -> Image.Image:
+    """Vertical bars of `values` in [0, 1], each with its percentage above and its label below."""
+    chart = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(chart)
+    top, bottom, slot = 30, height - 30, width / len(values)
+    draw.line([(0, bottom), (width, bottom)], fill=(0, 0, 0))
+    for index, (value, label) in enumerate(zip(values, labels)):
+        left, right = index * slot + slot * 0.15, (index + 1) * slot - slot * 0.15
+        bar_top = bottom - (bottom - top) * min(max(value, 0.0), 1.0)
+        draw.rectangle([left, bar_top, right, bottom], fill=(214, 96, 40))
+        paste_text(chart, f"{100 * value:.0f}%", ((left + right) / 2, bar_top - 4), anchor="mb")
+        paste_text(chart, label, ((left + right) / 2, bottom + 6), anchor="mt")
+    return chart
+
+
+def panel(pictures: dict) -> Image.Image:
+    """One labelled image: input, map, Differential Diffusion and plain img2img in a row; below them
+    the strength fan, its output enlarged with each sector's strength, and the change measured per sector."""
+    margin, gap, caption = 16, 16, 50
+    size = pictures["input"].width
+    width = 2 * margin + 4 * size + 3 * gap
+    title_height = 64
+    row_2 = title_height + caption + size + gap
+    height = row_2 + caption + 2 * size + margin
+    canvas = Image.new("RGB", (width, height), (255, 255, 255))
+    paste_text(canvas, "Differential Diffusion: every pixel changes as much as its map says", (width // 2, margin), anchor="mt", scale=2)
+    paste_text(
+        canvas,
+        f"The edit: recolour into a sunset palette, by a weight-free analytic denoiser ({pictures['steps']} Euler steps, seed {pictures['seed']}).",
+        (width // 2, margin + 32),
+        anchor="mt",
+    )
+
+    def place(picture: Image.Image, x: int, y: int, title: str, note: str) -> None:
+        paste_text(canvas, title, (x, y), scale=2)
+        paste_text(canvas, note, (x, y + 28))
+        canvas.paste(picture.convert("RGB"), (x, y + caption))
+
+    columns = [margin + column * (size + gap) for column in range(4)]
+    place(pictures["input"], columns[0], title_height, "input", "the picture to edit")
+    place(pictures["map"], columns[1], title_height, "change map", "white keeps, black changes")
+    place(pictures["output"], columns[2], title_height, "Differential Diffusion", "change grows with the map, left to right")
+    place(pictures["plain"], columns[3], title_height, "plain img2img", "the same change everywhere (all-change map)")
+
+    fan_settings = pictures["fan_settings"]
+    enlarged = annotate_fan(pictures["fan_output"].resize((2 * size, 2 * size), Image.NEAREST), fan_settings)
+    strengths = fan_settings.fan_options().strengths()
+    place(pictures["fan"], columns[0], row_2, "strength fan", f"{len(strengths)} sectors, change {strengths[0]:g} to {strengths[-1]:g}")
+    for line, text in enumerate(HOW_IT_WORKS):
+        paste_text(canvas, text, (columns[0], row_2 + caption + size + gap + 18 * line))
+    place(enlarged, columns[1], row_2, "Differential Diffusion on the fan", "each sector labelled with its change strength")
+    chart_x = columns[1] + 2 * size + gap
+    chart = bar_chart(pictures["sector_change"], [f"{strength:.1f}" for strength in strengths], width - margin - chart_x, 2 * size)
+    place(chart, chart_x, row_2, "measured change", "per sector, share of plain img2img's")
+    return canvas
+
+
+def run(out: Path, steps: int = 30, seed: int = 1, progress: bool = False) -> list[Path]:
+    """Write into `out` the demo's panel and the reliability benchmark's trend plot (at the benchmark's
+    defaults, so `--out docs` remakes the README's pictures)."""
     from .bench import reliability  # the benchmark builds on this module's sampling
 
     out.mkdir(parents=True, exist_ok=True)
-    scenes = builtin_images(17, size=size, seed=seed)
-    image, denoiser = scenes[:1], PosteriorMeanDenoiser(scenes[1:], tile=16)
-    noise = seeded_noise(image, seed)
-    gradient = horizontal_gradient(size, size)
-    change = prepare_change_map(gradient, size, size, (size, size), MapOptions())
-    fan_settings = Settings(source=STRENGTH_FAN)
-    fan = to_pil_gray(preset_map(STRENGTH_FAN, size, size, fan_settings))
-    fan_change = prepare_change_map(fan, size, size, (size, size), fan_settings.map_options())
-    fan_output = to_pil(edit(image, fan_change, denoiser, steps, noise)).resize((3 * size, 3 * size), Image.NEAREST)
-    results = {
-        "input.png": to_pil(image),
-        "map.png": gradient,
-        "output.png": to_pil(edit(image, change, denoiser, steps, noise)),
-        "plain_img2img.png": to_pil(edit(image, torch.ones_like(change), denoiser, steps, noise)),
-        "strength_fan.png": fan,
-        "strength_fan_output.png": annotate_fan(fan_output, fan_settings),
-        "trends.png": reliability(images=16, steps=steps, seed=seed).plot(),
-    }
+    results = {PANEL_NAME: panel(make_pictures(steps, seed, progress)), TRENDS_NAME: reliability(progress=progress).plot()}
     written = []
     for name, picture in results.items():
         picture.save(out / name)

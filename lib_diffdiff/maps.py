@@ -25,7 +25,7 @@ CONVENTIONS = (WHITE_KEEPS, WHITE_CHANGES)
 # The WebUI's img2img resize modes, in the order of its radio buttons (p.resize_mode is the index).
 RESIZE_MODES = ("Just resize", "Crop and resize", "Resize and fill", "Just resize (latent upscale)")
 
-_LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, what PIL's convert("L") uses
+LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, what PIL's convert("L") uses
 
 
 class MapError(ValueError):
@@ -127,7 +127,7 @@ def _from_array(values: np.ndarray, field: str, channels_first: bool) -> torch.T
     gray = _to_unit_range(values, field)
     if gray.ndim == 3:
         channels = gray.shape[-1]
-        gray = gray[..., 0] if channels <= 2 else gray[..., :3] @ np.asarray(_LUMA, dtype=np.float32)
+        gray = gray[..., 0] if channels <= 2 else gray[..., :3] @ np.asarray(LUMA, dtype=np.float32)
     return torch.from_numpy(np.ascontiguousarray(gray, dtype=np.float32))
 
 

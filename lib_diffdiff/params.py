@@ -18,6 +18,7 @@ from .presets import PRESETS, STRENGTH_FAN
 UPLOAD = "upload"
 INPAINT_MASK = "inpaint mask"
 SOURCES = (UPLOAD, INPAINT_MASK, *PRESETS)
+MAP_HASH_KEY = "DiffDiff map"  # infotext key of the map's hash (`maps.map_hash` of the map fitted to the picture)
 
 
 @dataclass(frozen=True)

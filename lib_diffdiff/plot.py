@@ -7,12 +7,16 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+# PIL's built-in bitmap font: load_default() gives a FreeType font instead from Pillow 10.1 on, which
+# would change every picture's pixels with the Pillow version.
+BITMAP_FONT = getattr(ImageFont, "load_default_imagefont", ImageFont.load_default)
+
 COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75), (227, 119, 194), (23, 190, 207))
 
 
 def text_block(text: str, scale: int = 1, fill=(0, 0, 0), background=None, padding: int = 1) -> Image.Image:
     """`text` in PIL's built-in bitmap font, enlarged `scale` times (it is about 11 pixels high)."""
-    font = ImageFont.load_default()
+    font = BITMAP_FONT()
     left, top, right, bottom = font.getbbox(text)
     size = (right - left + 2 * padding, bottom - top + 2 * padding)
     block = Image.new("RGBA", size, (*background, 255) if background else (0, 0, 0, 0))

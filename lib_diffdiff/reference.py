@@ -14,6 +14,8 @@ import math
 import numpy as np
 import torch
 
+from .maps import LUMA
+
 
 class PosteriorMeanDenoiser:
     """k-diffusion style denoiser `(x, sigma) -> x0` for data tiled from `bank_images`.
@@ -115,3 +117,20 @@ def builtin_images(count: int, size: int = 64, seed: int = 0) -> torch.Tensor:
             image = np.where(block, rng.uniform(0, 1, 3)[:, None, None] - stripes, image)
         images.append(np.clip(image, 0, 1))
     return torch.from_numpy(np.stack(images)).float() * 2 - 1
+
+
+SUNSET = ((0.10, 0.02, 0.25), (0.55, 0.05, 0.45), (0.95, 0.35, 0.15), (1.0, 0.85, 0.35), (1.0, 1.0, 0.85))  # dark to light
+
+
+def sunset_palette(images: torch.Tensor) -> torch.Tensor:
+    """`images` (B, 3, H, W) in [-1, 1] recoloured by brightness into a sunset palette (purple shadows,
+    orange middles, pale yellow lights): the same shapes in new colours, the demo's reference edit."""
+    rgb = (images + 1) / 2
+    brightness = (torch.tensor(LUMA).to(images)[None, :, None, None] * rgb).sum(1).clamp(0, 1)  # (B, H, W)
+    stops = torch.tensor(SUNSET, dtype=images.dtype, device=images.device)
+    position = brightness * (len(SUNSET) - 1)
+    lower = position.floor().long().clamp(max=len(SUNSET) - 2)
+    blend = (position - lower)[..., None]
+    colours = stops[lower] * (1 - blend) + stops[lower + 1] * blend  # (B, H, W, 3)
+    return colours.permute(0, 3, 1, 2) * 2 - 1
+

@@ -41,7 +41,8 @@ class DifferentialDiffusionScript(scripts.Script):
             return
         if settings.enabled:
             setattr(p, ATTRIBUTE, Job(p, settings))
-            p.extra_generation_params.update(settings.infotext())
+            # A new dict, not an update: the XYZ plot's cells are shallow copies of one job and share its dict.
+            p.extra_generation_params = {**p.extra_generation_params, **settings.infotext()}
 
     def process_before_every_sampling(self, p, *args, **kwargs):
         job = Job.of(p)

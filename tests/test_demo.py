@@ -1,4 +1,5 @@
-"""The offline demo writes its pictures, and they show the map at work."""
+"""The offline demo: one panel where the change visibly follows the map, and the README's pictures are
+exactly what the documented command makes."""
 
 import subprocess
 import sys
@@ -7,31 +8,46 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from lib_diffdiff.demo import PANEL_NAME, TRENDS_NAME, make_pictures
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_demo_command_writes_input_map_and_output(tmp_path):
-    out = tmp_path / "demo"
-    subprocess.run([sys.executable, "-m", "lib_diffdiff", "demo", "--out", str(out), "--steps", "12"], cwd=ROOT, check=True)
-    pictures = {
-        name: np.asarray(Image.open(out / name).convert("RGB"), dtype=np.float32)
-        for name in ("input.png", "map.png", "output.png", "plain_img2img.png")
-    }
-    change = np.abs(pictures["output.png"] - pictures["input.png"]).mean(axis=(0, 2))  # per column
-    thirds = np.array_split(change, 3)
-    assert thirds[0].mean() < thirds[1].mean() < thirds[2].mean()  # white keeps (left), black changes (right)
+def pixels(picture) -> np.ndarray:
+    return np.asarray(picture.convert("RGB"), dtype=np.float64)
+
+
+def test_change_follows_the_map_and_the_fan_sectors_in_order():
+    pictures = make_pictures()
+    original = pixels(pictures["input"])
+    change = np.abs(pixels(pictures["output"]) - original).mean(axis=(0, 2))  # per column
+    full = np.abs(pixels(pictures["plain"]) - original).mean(axis=(0, 2))
     assert change[0] == 0.0  # the fully white column is kept exactly
+    fifths = [part.mean() / whole.mean() for part, whole in zip(np.array_split(change, 5), np.array_split(full, 5))]
+    assert all(later > earlier + 0.05 for earlier, later in zip(fifths, fifths[1:]))  # a ramp, not a step
+    assert fifths[-1] > 0.9  # the black edge is edited as much as plain img2img edits it
+    assert full[: len(full) // 5].mean() > 0.5 * full.mean()  # plain img2img changes the left edge too
+    shares = pictures["sector_change"]
+    assert shares[0] == 0.0 and shares[-1] > 0.99
+    assert all(later > earlier + 0.04 for earlier, later in zip(shares, shares[1:]))  # every sector visibly more than the last
+    shown = ", ".join(f"{100 * share:.0f}" for share in shares[:-1]) + f" and {100 * shares[-1]:.0f} %"
+    assert f"({shown} for strengths 0 to 1" in " ".join((ROOT / "README.md").read_text().split())
 
 
-def test_demo_writes_the_strength_fan_and_the_trend_plot(tmp_path):
-    out = tmp_path / "demo"
-    subprocess.run([sys.executable, "-m", "lib_diffdiff", "demo", "--out", str(out), "--steps", "8"], cwd=ROOT, check=True)
-    fan = np.asarray(Image.open(out / "strength_fan.png"), dtype=np.int64)
-    assert sorted((255 - np.unique(fan)).tolist()) == [0, 51, 102, 153, 204, 255]  # change 0, 0.2, ..., 1 with white keeps
-    with Image.open(out / "strength_fan_output.png") as labelled, Image.open(out / "input.png") as picture:
-        assert labelled.width == 3 * picture.width  # enlarged so the labels can be read
-    with Image.open(out / "trends.png") as plot:
-        assert plot.format == "PNG" and plot.width > plot.height
+def test_demo_command_remakes_the_readme_pictures(tmp_path):
+    """`diffdiff demo --out docs` is the README's one command for its pictures: they must match what it makes."""
+    printed = subprocess.run(
+        [sys.executable, "-m", "lib_diffdiff", "demo", "--out", str(tmp_path)], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    assert printed.stdout.split() == ["wrote", str(tmp_path / PANEL_NAME), "wrote", str(tmp_path / TRENDS_NAME)]
+    assert "demo edits" in printed.stderr and "reliability" in printed.stderr  # the progress bars
+    readme = (ROOT / "README.md").read_text()
+    assert ".venv/bin/diffdiff demo --out docs" in readme
+    for name in (PANEL_NAME, TRENDS_NAME):
+        assert f"(docs/{name})" in readme
+        with Image.open(tmp_path / name) as made, Image.open(ROOT / "docs" / name) as shown:
+            assert made.size == shown.size, name
+            assert np.abs(pixels(made) - pixels(shown)).max() <= 1, f"docs/{name} is stale: remake it with diffdiff demo --out docs"
 
 
 def test_readme_and_ci_run_the_same_test_command():

@@ -23,13 +23,7 @@ KEEP = np.full((5, 7), 255, np.uint8)  # white keeps (the paper's convention), a
 CHANGE = np.zeros((9, 4), np.uint8)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models spend their time in small ops, where a second thread only adds contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def picture(height=HEIGHT, width=WIDTH, seed=0):
@@ -403,10 +397,7 @@ def test_if_maps_are_fitted_to_each_stage(deepfloyd):
 @pytest.fixture(scope="module")
 def sd_folder(tmp_path_factory):
     """A tiny SD with a tokenizer and text encoder, saved as a local diffusers folder."""
-    folder = tmp_path_factory.mktemp("tiny-sd")
-    pipe = tiny.stable_diffusion(text=tiny.clip_text(folder / "vocab"))
-    pipe.save_pretrained(folder / "model")
-    return folder / "model"
+    return tiny.saved_stable_diffusion(tmp_path_factory.mktemp("tiny-sd"))
 
 
 def test_cli_writes_what_the_python_api_returns(sd_folder, tmp_path):
@@ -430,25 +421,35 @@ def test_cli_writes_what_the_python_api_returns(sd_folder, tmp_path):
 
 
 def test_missing_local_weights_name_the_model_and_the_option(tmp_path, capsys):
+    """A folder without weights fails at the load with a message that stands on its own."""
     from lib_diffdiff.run import main
 
     picture().save(tmp_path / "in.png")
     Image.fromarray(half_keep_map()).save(tmp_path / "map.png")
-    missing = tmp_path / "no-such-model"
-    argv = [
-        "sd",
-        "--image",
-        str(tmp_path / "in.png"),
-        "--map",
-        str(tmp_path / "map.png"),
-        "--prompt",
-        "x",
-        "--out",
-        str(tmp_path / "o.png"),
-    ]
-    assert main([*argv, "--model", str(missing), "--device", "cpu"]) == 3
+    empty = tmp_path / "empty-model"
+    empty.mkdir()
+    argv = ["sd", "--image", str(tmp_path / "in.png"), "--map", str(tmp_path / "map.png"), "--prompt", "x", "--out", str(tmp_path / "o.png")]
+    assert main([*argv, "--model", str(empty), "--device", "cpu"]) == 3
     message = capsys.readouterr().err
-    assert str(missing) in message and "--model PATH" in message
+    assert str(empty) in message and "--model PATH" in message
+    assert len(message.strip().splitlines()) == 1
+
+
+def test_offline_cli_error_stands_on_its_own(monkeypatch, tmp_path, capsys):
+    """No pointer to a stack trace the user is not shown, nor to Python-only arguments."""
+    from huggingface_hub import constants
+
+    from lib_diffdiff.run import main
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    picture().save(tmp_path / "in.png")
+    Image.fromarray(half_keep_map()).save(tmp_path / "map.png")
+    argv = ["sd", "--image", str(tmp_path / "in.png"), "--map", str(tmp_path / "map.png"), "--prompt", "x", "--out", str(tmp_path / "o.png")]
+    assert main([*argv, "--model", "someone/no-such-model", "--device", "cpu"]) == 3
+    message = capsys.readouterr().err
+    assert "someone/no-such-model" in message and "--model PATH" in message
+    assert "stacktrace" not in message and "local_files_only" not in message
 
 
 def test_offline_hub_id_names_the_model_and_the_option(monkeypatch):

@@ -136,7 +136,14 @@ def stable_diffusion(scheduler=None, text=None):
     )
 
 
-def stable_diffusion_xl():
+def saved_stable_diffusion(folder: Path) -> Path:
+    """A tiny SD with a tokenizer and text encoder, saved as a local diffusers folder (what `--model PATH` loads)."""
+    stable_diffusion(text=clip_text(folder / "vocab")).save_pretrained(folder / "model")
+    return folder / "model"
+
+
+def stable_diffusion_xl(text_folder: Path | None = None):
+    """SDXL img2img and prompt embeddings; with `text_folder`, also its two letter tokenizers and CLIP text encoders for prompts."""
     pooled = 8
     unet = _unet(
         in_channels=4,
@@ -146,13 +153,17 @@ def stable_diffusion_xl():
         projection_class_embeddings_input_dim=6 * 4 + pooled,
         transformer_layers_per_block=1,
     )
+    text_encoders = (None,) * 4
+    if text_folder is not None:  # the UNet reads both encoders' hidden states side by side, and the second's projection as pooled
+        half = TEXT_DIM // 2
+        text_encoders = (*clip_text(text_folder / "1", hidden_size=half), *clip_text(text_folder / "2", CLIPTextModelWithProjection, half))
     pipe = _quiet(
         StableDiffusionXLImg2ImgPipeline(
             vae=_vae(),
-            text_encoder=None,
-            text_encoder_2=None,
-            tokenizer=None,
-            tokenizer_2=None,
+            text_encoder=text_encoders[1],
+            text_encoder_2=text_encoders[3],
+            tokenizer=text_encoders[0],
+            tokenizer_2=text_encoders[2],
             unet=unet,
             scheduler=DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False, steps_offset=1),
             requires_aesthetics_score=False,

@@ -22,6 +22,7 @@ evaluation, midpoints of second-order schedulers included.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 
 import torch
@@ -41,10 +42,17 @@ def load_pipeline(pipeline_class, model: str, family: str, option: str = "--mode
         return pipeline_class.from_pretrained(model, **kwargs)
     except (OSError, ValueError) as error:  # hub errors are OSErrors; a path that is no folder and no hub id, a ValueError
         raise WeightsNotFoundError(
-            f"cannot load the {family} weights {model!r} ({type(error).__name__}: {str(error).strip().splitlines()[0]}). "
+            f"cannot load the {family} weights {model!r} ({type(error).__name__}: {_own_words(error)}). "
             f"Download them once with network access, or point at a local folder holding a diffusers copy of them with "
             f"{option} PATH (model=PATH in Python). With HF_HUB_OFFLINE=1 only weights already in the Hugging Face cache are used."
         ) from error
+
+
+def _own_words(error: Exception) -> str:
+    """The first line of a loader's error without its pointers to a stack trace or to Python-only
+    arguments, which the reader of our one-line message does not have."""
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    return re.sub(r"\s*[^.()]*\b(stacktrace|stack trace|local_files_only)\b[^.()]*\.", "", first_line).strip()
 
 
 def place(pipe, device: str, offload: bool):

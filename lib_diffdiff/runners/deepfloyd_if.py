@@ -24,6 +24,7 @@ class DeepFloydIF:
     default_model = "DeepFloyd/IF-I-XL-v1.0"
     default_stage_2 = "DeepFloyd/IF-II-L-v1.0"
     default_stage_3 = "stabilityai/stable-diffusion-x4-upscaler"
+    default_guidance = 10.0  # stage I's
 
     def __init__(self, stage_1, stage_2, stage_3=None):
         self.stage_1 = stage_1
@@ -78,7 +79,7 @@ class DeepFloydIF:
         steps: int = 50,
         stage_2_steps: int = 50,
         strength: float = 1.0,
-        guidance: float = 10.0,
+        guidance: float = default_guidance,
         stage_2_guidance: float = 4.0,
         noise_level: int = 250,
         upscale_steps: int = 75,

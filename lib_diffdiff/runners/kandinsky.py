@@ -19,6 +19,7 @@ class Kandinsky22:
     family = "Kandinsky 2.2"
     default_model = "kandinsky-community/kandinsky-2-2-decoder"
     default_prior = "kandinsky-community/kandinsky-2-2-prior"
+    default_guidance = 4.0
 
     def __init__(self, decoder, prior=None):
         self.decoder = decoder
@@ -77,7 +78,7 @@ class Kandinsky22:
         negative_image_embeds=None,
         steps: int = 50,
         strength: float = 1.0,
-        guidance: float = 4.0,
+        guidance: float = default_guidance,
         width: int | None = None,
         height: int | None = None,
         prior_steps: int = 25,

@@ -42,8 +42,8 @@ def gray(value: float) -> Image.Image:
 class WebUI(StandInWebUI):
     """The stand-in with the tiny models by kind and the built-in scene as the default init image."""
 
-    def __init__(self, with_xyz=False):
-        super().__init__(models=tiny_model, with_xyz=with_xyz)
+    def __init__(self, with_xyz=False, before=(), after=()):
+        super().__init__(models=tiny_model, with_xyz=with_xyz, before=before, after=after)
 
     def job(self, model="sd1", sampler="Euler", init=None, **kwargs):
         return super().job(model, sampler, init or scene(), **kwargs)

@@ -6,9 +6,10 @@ import io
 import json
 import struct
 import zlib
+from pathlib import Path
 
 import pytest
-from conftest import gray, scene, tiny_model
+from conftest import WebUI, gray, scene, tiny_model
 from fastapi.testclient import TestClient
 from modules import errors, shared
 
@@ -134,3 +135,43 @@ def test_the_route_check_is_installed_once(webui):
     assert api.install(app, TITLE)
     route = next(route for route in app.routes if getattr(route, "path", None) == PATH)
     assert isinstance(route.app, api.RequestValidator) and not isinstance(route.app.app, api.RequestValidator)
+
+
+NEIGHBOUR = Path(__file__).resolve().parent / "neighbours" / "seven_arguments.py"
+NEIGHBOUR_ARGS = [True, 2.0, 0.25, 3.0, 1.0, 0.75, 1.5]
+
+
+@pytest.mark.parametrize("place", ["before", "after"], ids=["neighbour loads first (built-in)", "neighbour loads after ours"])
+@pytest.mark.parametrize(
+    "ours",
+    [
+        None,
+        [{"enabled": True, "map": b64(gray(0.3))}],
+        [True, "radial"],
+        [True, "radial", *(setting.default for setting in SETTINGS[2:])],
+        [False],
+        [{"enabled": True, "source": "inpaint mask"}],
+    ],
+    ids=["absent", "named", "positional, two values", "positional, every value", "off", "inpaint mask"],
+)
+@pytest.mark.parametrize("theirs", [None, NEIGHBOUR_ARGS], ids=["their defaults", "their values"])
+def test_our_arguments_never_shift_another_always_on_scripts(webui, place, ours, theirs):
+    """Issue 9: the WebUI's Soft inpainting once got none of its seven arguments. Whatever form our
+    arguments take, and whichever script loads first, the other script gets exactly its own."""
+    from modules import scripts
+
+    ui = WebUI(**{place: [NEIGHBOUR]})
+    neighbour = next(data.module for data in scripts.scripts_data if data.path == str(NEIGHBOUR))
+    neighbour.received.clear()
+    shared.sd_model = tiny_model("sd1")
+    client = TestClient(ui.app(), raise_server_exceptions=False)
+    alwayson = {}
+    if ours is not None:
+        alwayson[TITLE] = {"args": ours}
+    if theirs is not None:
+        alwayson[neighbour.TITLE] = {"args": theirs}
+    body = {"init_images": [b64(scene())], "alwayson_scripts": alwayson, "mask": b64(gray(1.0))}
+    response = client.post(PATH, json=body)
+    assert response.status_code == 200, response.text
+    expected = tuple(theirs or neighbour.DEFAULTS)
+    assert neighbour.received == [("process", expected), ("post_sample", expected), ("postprocess", expected)]

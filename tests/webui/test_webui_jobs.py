@@ -241,3 +241,45 @@ def test_soft_inpainting_with_only_masked_keeps_the_whole_picture_outside_the_ma
     out, before = np.asarray(result.images[0]), np.asarray(big)
     assert outside.any() and (out[kept] == before[kept]).all()
     assert (out[(change > 0.9).numpy()] != before[(change > 0.9).numpy()]).any()
+
+
+# Masks and per-axis blurs where a float blur and the WebUI's 8-bit one disagree at the mask's edge
+# (the first is issue 9's: a 24 px square on 64 px, mask blur 4).
+EDGE_CASES = {
+    "24 px square, blur 4": ((20, 20, 44, 44), 4, 4),
+    "touching the left edge, blur 3 x 7": ((0, 10, 24, 40), 3, 7),
+    "touching the top edge, blur 7 x 3": ((30, 0, 64, 20), 7, 3),
+    "32 px square, blur 1": ((16, 16, 48, 48), 1, 1),
+    "tall strip, vertical blur only": ((8, 8, 20, 56), 0, 5),
+}
+
+
+def soft_inpainting_job(webui, box, blur_x, blur_y, **kwargs):
+    p = webui.job(mask=square_mask(SIZE, box), denoising_strength=1.0, enabled=True, source=INPAINT_MASK, **kwargs)
+    p.mask_blur_x, p.mask_blur_y = blur_x, blur_y
+    return p
+
+
+@pytest.mark.parametrize("box, blur_x, blur_y", EDGE_CASES.values(), ids=EDGE_CASES.keys())
+def test_soft_inpainting_map_is_the_webuis_own_blurred_mask(webui, box, blur_x, blur_y):
+    """Issue 9: with "only masked" the WebUI keeps its blurred mask at full size; our map is that mask, level for level."""
+    p = soft_inpainting_job(webui, box, blur_x, blur_y, inpaint_full_res=True, inpaint_full_res_padding=8)
+    processing.process_images(p)
+    webui_mask = np.asarray(p.mask_for_overlay.convert("L"))
+    change = getattr(p, ATTRIBUTE).map.change_full.numpy()
+    assert (np.round(change * 255) == webui_mask).all()
+    assert (change[webui_mask == 0] == 0).all() and (change[webui_mask == 255] == 1).all()
+
+
+@pytest.mark.parametrize("box, blur_x, blur_y", EDGE_CASES.values(), ids=EDGE_CASES.keys())
+def test_soft_inpainting_keeps_every_pixel_outside_the_webuis_blurred_mask(webui, box, blur_x, blur_y):
+    """Issue 9: every pixel where the WebUI's own blurred mask is 0 is the original, to the level. The
+    picture is black and white pixels, so that a result blended in by even 1/255 lands on another level."""
+    original = Image.fromarray(np.random.default_rng(9).choice([0, 255], size=(SIZE, SIZE, 3)).astype(np.uint8))
+    p = soft_inpainting_job(webui, box, blur_x, blur_y, init=original, inpaint_full_res=False)
+    result = processing.process_images(p)
+    outside = np.asarray(p.mask_for_overlay.convert("L")) == 0  # the WebUI's overlay mask: 0 exactly where its blurred mask is
+    out, before = np.asarray(result.images[0]), np.asarray(original)
+    assert outside.any() and (~outside).any()
+    assert (out[outside] == before[outside]).all()
+    assert (out[~outside] != before[~outside]).any()

@@ -76,3 +76,30 @@ def test_a_bad_swept_value_is_refused_before_any_cell_runs(webui):
     with pytest.raises(ValueError, match="strength: must lie between"):
         module.Script().run_grid(p, axis(module, "Strength scale"), "0.5, 7")
     assert shared.sd_model.decoded == [], "no cell ran"
+
+
+@pytest.mark.parametrize("order", [["True", "False"], ["False", "True"], ["True", "False", "True"]], ids=", ".join)
+def test_each_cells_infotext_tells_only_its_own_run(webui, order):
+    """Issue 9: the cells are shallow copies of one job and share its extra_generation_params; a cell
+    run without Differential Diffusion after one run with it must not inherit its infotext."""
+    ui = WebUI(with_xyz=True)
+    module = xyz_module()
+    p = ui.job(map=gray(0.4))  # accordion off, a map in it
+    cells = module.Script().run_grid(p, axis(module, "Enable"), "", x_dropdown=order)
+    for (result, _, (enabled, _, _), _), expected in zip(cells, order):
+        assert enabled == expected
+        text = result.infotexts[0]
+        if enabled == "True":
+            assert "DiffDiff: True" in text and "DiffDiff map: " in text
+        else:
+            assert "DiffDiff" not in text, text
+    assert not any(key.startswith("DiffDiff") for key in p.extra_generation_params), "the job the cells copy is untouched"
+
+
+def test_cells_sweeping_a_setting_each_write_their_own_value(webui):
+    ui = WebUI(with_xyz=True)
+    module = xyz_module()
+    cells = module.Script().run_grid(ui.job(map=gray(0.4)), axis(module, "Map source"), "", x_dropdown=["radial", "upload"])
+    radial, upload = (result.infotexts[0] for result, *_ in cells)
+    assert "DiffDiff source: radial" in radial and "DiffDiff source: upload" in upload
+    assert radial.split("DiffDiff map: ")[1] != upload.split("DiffDiff map: ")[1], "each cell's own map hash"

@@ -1,4 +1,4 @@
-"""modules/errors.py: `report` logs an exception and lets the caller carry on."""
+"""Stand-in for modules/errors.py: `report` logs an exception (here: keeps its text) and the caller goes on."""
 
 import traceback
 
@@ -6,5 +6,4 @@ reported: list[str] = []
 
 
 def report(message: str, *, exc_info: bool = False) -> None:
-    text = message + ("\n" + traceback.format_exc() if exc_info else "")
-    reported.append(text)
+    reported.append(f"{message}\n{traceback.format_exc()}" if exc_info else message)

@@ -1,4 +1,4 @@
-"""modules/images.py: flatten and resize_image as img2img uses them (no upscalers)."""
+"""Stand-in for modules/images.py: `flatten`, `resize_image` (the img2img resize modes, no upscaler) and `read`."""
 
 from PIL import Image, ImageOps
 
@@ -6,47 +6,50 @@ LANCZOS = Image.Resampling.LANCZOS
 
 
 def flatten(img, bgcolor):
-    if img.mode == "RGBA":
-        background = Image.new("RGBA", img.size, bgcolor)
-        background.paste(img, mask=img)
-        img = background
-    return img.convert("RGB")
+    """A transparent picture over the background colour; anything else just as RGB."""
+    if img.mode != "RGBA":
+        return img.convert("RGB")
+    backdrop = Image.new("RGBA", img.size, bgcolor)
+    backdrop.paste(img, mask=img)
+    return backdrop.convert("RGB")
+
+
+def _centred(picture, width, height):
+    canvas = Image.new("RGB", (width, height))  # RGB whatever came in, as in the WebUI (masks too)
+    canvas.paste(picture, box=(width // 2 - picture.width // 2, height // 2 - picture.height // 2))
+    return canvas
 
 
 def resize_image(resize_mode, im, width, height, upscaler_name=None):
-    """0 just resize, 1 crop and resize, 2 resize and fill (edges stretched into the borders)."""
-    if resize_mode == 0 or resize_mode == 3:
+    """0: stretch to the size. 1: cover the size keeping the aspect ratio, the overflow cut evenly.
+    Anything else (2, and 3 as img2img's latent upscale passes it for masks): fit inside keeping the
+    aspect ratio and stretch the picture's edge rows or columns into the bars."""
+    if resize_mode == 0:
         return im.resize((width, height), resample=LANCZOS)
-    ratio, src_ratio = width / height, im.width / im.height
+    target, source = width / height, im.width / im.height
+    by_width = (width, im.height * width // im.width)
+    by_height = (im.width * height // im.height, height)
     if resize_mode == 1:
-        src_w = width if ratio > src_ratio else im.width * height // im.height
-        src_h = height if ratio <= src_ratio else im.height * width // im.width
-        resized = im.resize((src_w, src_h), resample=LANCZOS)
-        res = Image.new("RGB" if im.mode == "RGB" else im.mode, (width, height))
-        res.paste(resized, box=(width // 2 - src_w // 2, height // 2 - src_h // 2))
-        return res
-    src_w = width if ratio < src_ratio else im.width * height // im.height
-    src_h = height if ratio >= src_ratio else im.height * width // im.width
-    resized = im.resize((src_w, src_h), resample=LANCZOS)
-    res = Image.new("RGB" if im.mode == "RGB" else im.mode, (width, height))
-    res.paste(resized, box=(width // 2 - src_w // 2, height // 2 - src_h // 2))
-    if ratio < src_ratio:
-        fill_height = height // 2 - src_h // 2
-        if fill_height > 0:
-            res.paste(resized.resize((width, fill_height), box=(0, 0, width, 0)), box=(0, 0))
-            res.paste(resized.resize((width, fill_height), box=(0, resized.height, width, resized.height)), box=(0, fill_height + src_h))
-    elif ratio > src_ratio:
-        fill_width = width // 2 - src_w // 2
-        if fill_width > 0:
-            res.paste(resized.resize((fill_width, height), box=(0, 0, 0, height)), box=(0, 0))
-            res.paste(resized.resize((fill_width, height), box=(resized.width, 0, resized.width, height)), box=(fill_width + src_w, 0))
-    return res
+        return _centred(im.resize(by_width if target > source else by_height, resample=LANCZOS), width, height)
+    inner = im.resize(by_width if target < source else by_height, resample=LANCZOS)
+    result = _centred(inner, width, height)
+    if target < source:  # bars above and below
+        bar = height // 2 - inner.height // 2
+        if bar > 0:
+            result.paste(inner.resize((width, bar), box=(0, 0, width, 0)), box=(0, 0))
+            result.paste(inner.resize((width, bar), box=(0, inner.height, width, inner.height)), box=(0, bar + inner.height))
+    elif target > source:  # bars left and right
+        bar = width // 2 - inner.width // 2
+        if bar > 0:
+            result.paste(inner.resize((bar, height), box=(0, 0, 0, height)), box=(0, 0))
+            result.paste(inner.resize((bar, height), box=(inner.width, 0, inner.width, height)), box=(bar + inner.width, 0))
+    return result
 
 
 def read(fp, **kwargs):
+    """Open an image with its EXIF orientation applied."""
     image = Image.open(fp, **kwargs)
     try:
-        image = ImageOps.exif_transpose(image)
+        return ImageOps.exif_transpose(image)
     except Exception:
-        pass
-    return image
+        return image

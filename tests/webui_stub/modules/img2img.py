@@ -1,35 +1,35 @@
-"""modules/img2img.py: the batch tab's loop, with inpaint masks matched to images by file name."""
+"""Stand-in for modules/img2img.py's batch tab: every picture of a folder as one job, with the inpaint
+mask of the same name (any extension) from the mask folder, or the only mask there for all of them."""
 
-import os
 from pathlib import Path
 
 from PIL import Image, ImageOps
 
 from modules import processing, shared
 
-EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
+PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"}
+
+
+def _mask_for(picture: Path, masks: list):
+    if len(masks) == 1:
+        return masks[0]
+    named = [mask for mask in masks if mask.stem == picture.stem]
+    return named[0] if named else None
 
 
 def process_batch(p, input_dir, inpaint_mask_dir):
-    batch_images = sorted(str(path) for path in Path(input_dir).iterdir() if path.suffix.lower() in EXTENSIONS)
-    inpaint_masks = sorted(os.path.join(inpaint_mask_dir, name) for name in os.listdir(inpaint_mask_dir)) if inpaint_mask_dir else []
-    is_inpaint_batch = bool(inpaint_masks)
+    pictures = sorted(path for path in Path(input_dir).iterdir() if path.suffix.lower() in PICTURE_SUFFIXES)
+    masks = sorted(Path(inpaint_mask_dir).iterdir()) if inpaint_mask_dir else []
     results = []
-    for i, image in enumerate(batch_images):
-        shared.state.job = f"{i + 1} out of {len(batch_images)}"
+    for number, picture in enumerate(pictures, start=1):
+        shared.state.job = f"{number} out of {len(pictures)}"
         if shared.state.interrupted or shared.state.stopping_generation:
             break
-        img = ImageOps.exif_transpose(Image.open(image))
-        p.init_images = [img] * p.batch_size
-        image_path = Path(image)
-        if is_inpaint_batch:
-            if len(inpaint_masks) == 1:
-                mask_image_path = inpaint_masks[0]
-            else:
-                masks_found = list(Path(inpaint_mask_dir).glob(f"{image_path.stem}.*"))
-                if len(masks_found) == 0:
-                    continue
-                mask_image_path = masks_found[0]
-            p.image_mask = Image.open(mask_image_path)
-        results.append((image_path.name, processing.process_images(p)))
+        p.init_images = [ImageOps.exif_transpose(Image.open(picture))] * p.batch_size
+        if masks:
+            mask = _mask_for(picture, masks)
+            if mask is None:  # a picture without its mask is skipped
+                continue
+            p.image_mask = Image.open(mask)
+        results.append((picture.name, processing.process_images(p)))
     return results

@@ -1,18 +1,14 @@
-"""modules/options.py: OptionInfo and the Options object behind shared.opts."""
+"""Stand-in for modules/options.py: the settings (`shared.opts`) and the description of one setting."""
 
 
 class OptionInfo:
-    def __init__(
-        self, default=None, label="", component=None, component_args=None, onchange=None, section=None, refresh=None, infotext=None
-    ):
-        self.default = default
-        self.label = label
-        self.component = component
-        self.component_args = component_args
-        self.onchange = onchange
-        self.section = section
-        self.refresh = refresh
-        self.infotext = infotext
+    """One setting: its default, its label and the component that edits it in the settings page."""
+
+    def __init__(self, default=None, label="", component=None, component_args=None, onchange=None, section=None, refresh=None, infotext=None):
+        self.default, self.label = default, label
+        self.component, self.component_args = component, component_args
+        self.section, self.infotext = section, infotext
+        self.onchange, self.refresh = onchange, refresh
         self.comment_after = ""
 
     def needs_reload_ui(self):
@@ -21,21 +17,23 @@ class OptionInfo:
 
 
 class Options:
+    """Values by key, falling back to each option's default; extensions add options with `add_option`."""
+
     def __init__(self, data_labels: dict):
-        super().__setattr__("data_labels", dict(data_labels))
-        super().__setattr__("data", {})
+        object.__setattr__(self, "data_labels", dict(data_labels))
+        object.__setattr__(self, "data", {})
 
     def add_option(self, key, info):
         self.data_labels[key] = info
-        if key not in self.data:
-            self.data[key] = info.default
+        self.data.setdefault(key, info.default)
 
-    def __getattr__(self, item):
-        if item in self.data:
-            return self.data[item]
-        if item in self.data_labels:
-            return self.data_labels[item].default
-        raise AttributeError(item)
+    def __getattr__(self, key):
+        if key in self.data:
+            return self.data[key]
+        try:
+            return self.data_labels[key].default
+        except KeyError:
+            raise AttributeError(key) from None
 
     def __setattr__(self, key, value):
         self.data[key] = value

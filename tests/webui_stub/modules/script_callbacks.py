@@ -1,29 +1,23 @@
-"""modules/script_callbacks.py: process-wide callbacks that stay registered until the scripts reload."""
+"""Stand-in for modules/script_callbacks.py: process-wide callbacks, registered by scripts when they are
+imported; they stay until the scripts are loaded again (`clear`)."""
 
 from collections import defaultdict
 
 callbacks = defaultdict(list)
 
 
-def _add(kind, callback):
-    callbacks[kind].append(callback)
+def _register(event):
+    def register(callback, *, name=None):
+        callbacks[event].append(callback)
+
+    register.__name__ = f"on_{event}"
+    return register
 
 
-def on_app_started(callback, *, name=None):
-    """callback(demo: gradio.Blocks, app: FastAPI), once the server is up."""
-    _add("app_started", callback)
-
-
-def on_ui_settings(callback, *, name=None):
-    _add("ui_settings", callback)
-
-
-def on_before_ui(callback, *, name=None):
-    _add("before_ui", callback)
-
-
-def on_script_unloaded(callback, *, name=None):
-    _add("script_unloaded", callback)
+on_app_started = _register("app_started")  # callback(demo: gradio.Blocks, app: FastAPI), once the server is up
+on_ui_settings = _register("ui_settings")
+on_before_ui = _register("before_ui")
+on_script_unloaded = _register("script_unloaded")
 
 
 def app_started_callback(demo, app):

@@ -1,13 +1,16 @@
-"""modules/scripts.py: Script, the hook argument objects, script loading and the ScriptRunner.
+"""Stand-in for modules/scripts.py: the Script base class, the objects hooks receive, loading script
+files, and the runner that calls the always-on scripts' hooks.
 
-As in the WebUI, every hook is called with the script's own slice of `p.script_args`, and an
-exception raised by a hook is reported and swallowed: the job carries on.
+As in the WebUI, each hook gets the script's own slice of `p.script_args` (its UI components'
+values, in order) after the hook's own arguments, and an exception raised in a hook is reported and
+swallowed: the job goes on without that script.
 """
 
 import importlib.util
 import os
 import sys
-from collections import namedtuple
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import gradio as gr
 
@@ -16,133 +19,128 @@ from modules import errors
 AlwaysVisible = object()
 
 
+@dataclass
 class MaskBlendArgs:
-    def __init__(self, current_latent, nmask, init_latent, mask, blended_latent, denoiser=None, sigma=None):
-        self.current_latent = current_latent
-        self.nmask = nmask
-        self.init_latent = init_latent
-        self.mask = mask
-        self.blended_latent = blended_latent
-        self.denoiser = denoiser
-        self.is_final_blend = denoiser is None
-        self.sigma = sigma
+    """on_mask_blend: inside sampling (`denoiser` and `sigma` given) and once after it (the final blend)."""
+
+    current_latent: Any
+    nmask: Any
+    init_latent: Any
+    mask: Any
+    blended_latent: Any
+    denoiser: Any = None
+    sigma: Any = None
+    is_final_blend: bool = field(init=False)
+
+    def __post_init__(self):
+        self.is_final_blend = self.denoiser is None
 
 
+@dataclass
 class PostSampleArgs:
-    def __init__(self, samples):
-        self.samples = samples
+    samples: Any
 
 
+@dataclass
 class PostProcessMaskOverlayArgs:
-    def __init__(self, index, mask_for_overlay, overlay_image):
-        self.index = index
-        self.mask_for_overlay = mask_for_overlay
-        self.overlay_image = overlay_image
+    index: int
+    mask_for_overlay: Any
+    overlay_image: Any
+
+
+def _no_op(self, p, *args, **kwargs):
+    return None
 
 
 class Script:
-    name = None
-    filename = None
-    args_from = None
-    args_to = None
-    alwayson = False
-    is_txt2img = False
-    is_img2img = False
-    group = None
-    infotext_fields = None
-    paste_field_names = None
-    api_info = None
-    controls = None
+    """A script file's class. `ui` returns its components; `show` returns AlwaysVisible for a script
+    that runs on every job of the tab. Every hook does nothing unless a script overrides it."""
+
+    name = filename = None
+    args_from = args_to = None
+    alwayson = is_txt2img = is_img2img = False
+    infotext_fields = paste_field_names = None
+    api_info = controls = group = None
 
     def title(self):
         raise NotImplementedError
 
     def ui(self, is_img2img):
-        pass
+        return None
 
     def show(self, is_img2img):
         return True
 
-    def run(self, p, *args):
-        pass
-
-    def before_process(self, p, *args):
-        pass
-
-    def process(self, p, *args):
-        pass
-
-    def process_before_every_sampling(self, p, *args, **kwargs):
-        pass
-
-    def process_batch(self, p, *args, **kwargs):
-        pass
-
-    def on_mask_blend(self, p, mba, *args):
-        pass
-
-    def post_sample(self, p, ps, *args):
-        pass
-
-    def postprocess_maskoverlay(self, p, ppmo, *args):
-        pass
-
-    def postprocess(self, p, processed, *args):
-        pass
+    run = before_process = process = process_before_every_sampling = process_batch = _no_op
+    on_mask_blend = post_sample = postprocess_maskoverlay = postprocess = _no_op
 
 
-ScriptClassData = namedtuple("ScriptClassData", ["script_class", "path", "basedir", "module"])
+class ScriptClassData(NamedTuple):
+    script_class: type
+    path: str
+    basedir: str
+    module: Any
+
+
 scripts_data: list = []
 
 
 def load_scripts(paths_with_basedirs):
-    """Import each (script path, extension dir) with the extension dir on sys.path during the import only."""
+    """Import each script file as the WebUI does (module named after the file, its extension folder on
+    sys.path while it is imported) and list the Script classes it defines."""
     scripts_data.clear()
     for path, basedir in paths_with_basedirs:
-        saved = sys.path
+        spec = importlib.util.spec_from_file_location(os.path.basename(path), path)
+        module = importlib.util.module_from_spec(spec)
+        sys.path.insert(0, basedir)
         try:
-            sys.path = [basedir] + sys.path
-            name = os.path.basename(path)  # as script_loading.load_module names it, e.g. "xyz_grid.py"
-            spec = importlib.util.spec_from_file_location(name, path)
-            module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
-            for value in module.__dict__.values():
-                if isinstance(value, type) and issubclass(value, Script) and value is not Script and value.__module__ == module.__name__:
-                    scripts_data.append(ScriptClassData(value, path, basedir, module))
         finally:
-            sys.path = saved
+            sys.path.remove(basedir)
+        defined = [value for value in vars(module).values() if isinstance(value, type) and value.__module__ == module.__name__]
+        scripts_data.extend(ScriptClassData(cls, path, basedir, module) for cls in defined if issubclass(cls, Script))
+
+
+def describe_arguments(script):
+    """/sdapi/v1/script-info's description of a script: each component's label, value and range or choices."""
+    from modules.api import models
+
+    described = []
+    for component in script.controls:
+        arg = models.ScriptArg(label=component.label or "")
+        for name in ("value", "minimum", "maximum", "step"):
+            if getattr(component, name, None) is not None:
+                setattr(arg, name, getattr(component, name))
+        choices = getattr(component, "choices", None)  # gradio 3.41 keeps (label, value) pairs
+        if choices is not None:
+            arg.choices = [choice[0] if isinstance(choice, tuple) else choice for choice in choices]
+        described.append(arg)
+    return models.ScriptInfo(name=script.name, is_img2img=script.is_img2img, is_alwayson=script.alwayson, args=described)
 
 
 class ScriptRunner:
+    """The scripts of one tab (img2img here): their UI, and each hook called on every always-on script."""
+
     def __init__(self):
-        self.scripts = []
-        self.alwayson_scripts = []
-        self.selectable_scripts = []
-        self.inputs = [None]
-        self.infotext_fields = []
-        self.paste_field_names = []
+        self.scripts, self.alwayson_scripts, self.selectable_scripts = [], [], []
+        self.inputs = [None]  # slot 0: the index of the chosen selectable script
+        self.infotext_fields, self.paste_field_names = [], []
 
     def initialize_scripts(self, is_img2img):
-        self.scripts.clear()
-        self.alwayson_scripts.clear()
-        self.selectable_scripts.clear()
-        for script_data in scripts_data:
-            script = script_data.script_class()
-            script.filename = script_data.path
-            script.is_txt2img = not is_img2img
-            script.is_img2img = is_img2img
-            visibility = script.show(script.is_img2img)
-            if visibility is AlwaysVisible:
-                self.scripts.append(script)
-                self.alwayson_scripts.append(script)
-                script.alwayson = True
-            elif visibility:
-                self.scripts.append(script)
-                self.selectable_scripts.append(script)
+        for listing in (self.scripts, self.alwayson_scripts, self.selectable_scripts):
+            listing.clear()
+        for data in scripts_data:
+            script = data.script_class()
+            script.filename, script.is_img2img, script.is_txt2img = data.path, is_img2img, not is_img2img
+            shown = script.show(is_img2img)
+            if not shown:
+                continue
+            script.alwayson = shown is AlwaysVisible
+            self.scripts.append(script)
+            (self.alwayson_scripts if script.alwayson else self.selectable_scripts).append(script)
 
     def create_script_ui(self, script):
-        script.args_from = len(self.inputs)
-        script.args_to = len(self.inputs)
+        script.args_from = script.args_to = len(self.inputs)
         try:
             controls = script.ui(script.is_img2img)
         except Exception:
@@ -150,64 +148,51 @@ class ScriptRunner:
             return
         if controls is None:
             return
-        script.name = script.title().lower()
-        script.controls = controls
-        from modules.api import models as api_models
-
-        api_args = []
-        for control in controls:
-            arg_info = api_models.ScriptArg(label=control.label or "")
-            for field in ("value", "minimum", "maximum", "step"):
-                value = getattr(control, field, None)
-                if value is not None:
-                    setattr(arg_info, field, value)
-            choices = getattr(control, "choices", None)  # gradio 3.41: (name, value) tuples or strings
-            if choices is not None:
-                arg_info.choices = [x[0] if isinstance(x, tuple) else x for x in choices]
-            api_args.append(arg_info)
-        script.api_info = api_models.ScriptInfo(name=script.name, is_img2img=script.is_img2img, is_alwayson=script.alwayson, args=api_args)
-        if script.infotext_fields is not None:
-            self.infotext_fields += script.infotext_fields
-        if script.paste_field_names is not None:
-            self.paste_field_names += script.paste_field_names
-        self.inputs += controls
+        script.name, script.controls = script.title().lower(), controls
+        script.api_info = describe_arguments(script)
+        self.infotext_fields.extend(script.infotext_fields or [])
+        self.paste_field_names.extend(script.paste_field_names or [])
+        self.inputs.extend(controls)
         script.args_to = len(self.inputs)
 
     def setup_ui(self):
-        """Build every script's UI (inside a gradio Blocks the caller opened); returns the inputs."""
+        """Build every always-on script's UI inside the caller's gradio Blocks; returns all inputs."""
         for script in self.alwayson_scripts:
-            with gr.Group(visible=script.alwayson):
+            with gr.Group():
                 self.create_script_ui(script)
         return self.inputs
 
-    def _each(self, hook, p, *before, **kwargs):
+    def _call(self, hook, p, *leading, **keywords):
         for script in self.alwayson_scripts:
+            own_args = p.script_args[script.args_from : script.args_to]
             try:
-                script_args = p.script_args[script.args_from : script.args_to]
-                getattr(script, hook)(p, *before, *script_args, **kwargs)
+                getattr(script, hook)(p, *leading, *own_args, **keywords)
             except Exception:
                 errors.report(f"Error running {hook}: {script.filename}", exc_info=True)
 
     def before_process(self, p):
-        self._each("before_process", p)
+        self._call("before_process", p)
 
     def process(self, p):
-        self._each("process", p)
-
-    def process_before_every_sampling(self, p, **kwargs):
-        self._each("process_before_every_sampling", p, **kwargs)
+        self._call("process", p)
 
     def process_batch(self, p, **kwargs):
-        self._each("process_batch", p, **kwargs)
+        self._call("process_batch", p, **kwargs)
+
+    def process_before_every_sampling(self, p, **kwargs):
+        self._call("process_before_every_sampling", p, **kwargs)
 
     def on_mask_blend(self, p, mba):
-        self._each("on_mask_blend", p, mba)
+        self._call("on_mask_blend", p, mba)
 
     def post_sample(self, p, ps):
-        self._each("post_sample", p, ps)
+        self._call("post_sample", p, ps)
 
     def postprocess_maskoverlay(self, p, ppmo):
-        self._each("postprocess_maskoverlay", p, ppmo)
+        self._call("postprocess_maskoverlay", p, ppmo)
 
     def postprocess(self, p, processed):
-        self._each("postprocess", p, processed)
+        self._call("postprocess", p, processed)
+
+
+scripts_img2img = None  # the img2img tab's ScriptRunner, once the UI is built

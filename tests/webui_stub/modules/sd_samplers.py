@@ -1,4 +1,4 @@
-"""modules/sd_samplers.py: a fresh sampler object per job, by name."""
+"""Stand-in for modules/sd_samplers.py: a new sampler object for each job, looked up by name."""
 
 from webui_sampling import SAMPLERS
 
@@ -9,8 +9,8 @@ all_samplers = list(SAMPLERS)
 
 def create_sampler(name, model):
     spec = SAMPLERS[name]
-    options = {**spec.options, "scheduler": None if spec.scheduler == "automatic" else spec.scheduler}
-    constructor = sd_samplers_timesteps.CompVisSampler if spec.timestep else sd_samplers_kdiffusion.KDiffusionSampler
-    sampler = constructor(spec.function, model, options)
+    family = sd_samplers_timesteps.CompVisSampler if spec.timestep else sd_samplers_kdiffusion.KDiffusionSampler
+    default_schedule = None if spec.scheduler == "automatic" else spec.scheduler
+    sampler = family(spec.function, model, {**spec.options, "scheduler": default_schedule})
     sampler.config = spec
     return sampler

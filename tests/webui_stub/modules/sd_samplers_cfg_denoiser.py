@@ -1,83 +1,80 @@
-"""modules/sd_samplers_cfg_denoiser.py: classifier-free guidance around the model, with the inpainting blend."""
+"""Stand-in for modules/sd_samplers_cfg_denoiser.py: the CFG denoiser every sampler calls.
+
+A sampler calls it with its own latent `x` and level `sigma` (a timestep for the timestep samplers).
+It checks for an interrupt, lets the refiner switch happen, runs the model once on cond and uncond
+together, guides, and blends through the inpainting latent mask: after the model for k-diffusion,
+before it (on a new tensor) for the timestep samplers. Subclasses give `inner_model` and the
+clean-latent estimate; `forward` stays here.
+"""
 
 import torch
 
-from modules import sd_samplers_common, shared
+from modules import scripts, sd_samplers_common, shared
 
 
 def catenate_conds(conds):
-    if not isinstance(conds[0], dict):
-        return torch.cat(conds)
-    return {key: torch.cat([x[key] for x in conds]) for key in conds[0]}
+    """Conditioning of several batches as one: tensors end to end, dicts key by key (SDXL)."""
+    first = conds[0]
+    if isinstance(first, dict):
+        return {key: torch.cat([cond[key] for cond in conds]) for key in first}
+    return torch.cat(conds)
 
 
 class CFGDenoiser(torch.nn.Module):
-    """Called by the samplers with their own x; returns the guided prediction of the clean latent."""
+    mask_before_denoising = False
 
     def __init__(self, sampler):
         super().__init__()
-        self.model_wrap = None
-        self.mask = None
-        self.nmask = None
-        self.init_latent = None
-        self.steps = None
-        self.step = 0
-        self.p = None
-        self.mask_before_denoising = False
         self.sampler = sampler
-        self.cond_scale_miltiplier = 1.0  # (sic, the WebUI's name) DDIM CFG++ sets 1 / 12.5
-        self.need_last_noise_uncond = False  # DDIM CFG++ reads the unconditional noise of each call
-        self.last_noise_uncond = None
+        self.p = self.init_latent = None
+        self.mask = self.nmask = None
+        self.model_wrap = None
+        self.steps, self.step = None, 0
+        # DDIM CFG++ reads the unconditional prediction and scales guidance (sic: the WebUI's spelling)
+        self.cond_scale_miltiplier = 1.0
+        self.need_last_noise_uncond, self.last_noise_uncond = False, None
 
     @property
     def inner_model(self):
         raise NotImplementedError
 
+    def update_inner_model(self):
+        """After a checkpoint switch: the inner model is built again from the new one, with its conditioning."""
+        self.model_wrap = None
+        self.sampler.sampler_extra_args["cond"], self.sampler.sampler_extra_args["uncond"] = self.p.get_conds()
+
     def get_pred_x0(self, x_in, x_out, sigma):
         return x_out
 
-    def combine_denoised(self, x_out, batch_size, cond_scale):
-        denoised_uncond = x_out[-batch_size:]
-        return denoised_uncond + (x_out[:batch_size] - denoised_uncond) * cond_scale
+    def blend(self, latent, sigma):
+        """Inpainting: paint where `nmask`, keep `init_latent` where `mask`; scripts may change the result."""
+        args = scripts.MaskBlendArgs(
+            latent, self.nmask, self.init_latent, self.mask, latent * self.nmask + self.init_latent * self.mask, denoiser=self, sigma=sigma
+        )
+        if self.p.scripts is not None:
+            self.p.scripts.on_mask_blend(self.p, args)
+        return args.blended_latent
 
     def forward(self, x, sigma, uncond, cond, cond_scale, s_min_uncond, image_cond):
         if shared.state.interrupted or shared.state.skipped:
             raise sd_samplers_common.InterruptedException
-
-        def apply_blend(current_latent):
-            blended_latent = current_latent * self.nmask + self.init_latent * self.mask
-            if self.p.scripts is not None:
-                from modules import scripts
-
-                mba = scripts.MaskBlendArgs(
-                    current_latent, self.nmask, self.init_latent, self.mask, blended_latent, denoiser=self, sigma=sigma
-                )
-                self.p.scripts.on_mask_blend(self.p, mba)
-                blended_latent = mba.blended_latent
-            return blended_latent
-
-        if self.mask_before_denoising and self.mask is not None:
-            x = apply_blend(x)
-
-        batch_size = x.shape[0]
-        if isinstance(uncond, dict):
-            make_condition_dict = lambda c_crossattn, c_concat: {**c_crossattn, "c_concat": [c_concat]}
-        else:
-            make_condition_dict = lambda c_crossattn, c_concat: {"c_crossattn": [c_crossattn], "c_concat": [c_concat]}
-
-        x_in = torch.cat([x, x])
-        sigma_in = torch.cat([sigma, sigma])
-        image_cond_in = torch.cat([image_cond, image_cond])
-        cond_in = catenate_conds([cond, uncond])
-        x_out = self.inner_model(x_in, sigma_in, cond=make_condition_dict(cond_in, image_cond_in))
-
+        if sd_samplers_common.apply_refiner(self, sigma):
+            cond, uncond = self.sampler.sampler_extra_args["cond"], self.sampler.sampler_extra_args["uncond"]
+        inpainting = self.mask is not None
+        if inpainting and self.mask_before_denoising:
+            x = self.blend(x, sigma)
+        size = x.shape[0]
+        both = catenate_conds([cond, uncond])
+        crossattn = both if isinstance(both, dict) else {"c_crossattn": [both]}
+        out = self.inner_model(
+            x.repeat(2, 1, 1, 1), sigma.repeat(2), cond={**crossattn, "c_concat": [image_cond.repeat(2, 1, 1, 1)]}
+        )
+        conditional, unconditional = out[:size], out[size:]
         if self.need_last_noise_uncond:
-            self.last_noise_uncond = x_out[-batch_size:].clone()
-        denoised = self.combine_denoised(x_out, batch_size, cond_scale * self.cond_scale_miltiplier)
-
-        if not self.mask_before_denoising and self.mask is not None:
-            denoised = apply_blend(denoised)
-
-        self.sampler.last_latent = self.get_pred_x0(x, denoised, sigma)
+            self.last_noise_uncond = unconditional.clone()
+        guided = unconditional + (conditional - unconditional) * (cond_scale * self.cond_scale_miltiplier)
+        if inpainting and not self.mask_before_denoising:
+            guided = self.blend(guided, sigma)
+        self.sampler.last_latent = self.get_pred_x0(x, guided, sigma)
         self.step += 1
-        return denoised
+        return guided

@@ -1,4 +1,5 @@
-"""modules/sd_samplers_kdiffusion.py: k-diffusion samplers (and Restart, LCM) as img2img runs them."""
+"""Stand-in for modules/sd_samplers_kdiffusion.py: img2img on k-diffusion's sampler functions (and the
+WebUI's own Restart and LCM, from tests/webui_sampling.py), on sigmas."""
 
 import inspect
 
@@ -12,74 +13,68 @@ from modules import sd_samplers_cfg_denoiser, sd_samplers_common, sd_schedulers,
 class CFGDenoiserKDiffusion(sd_samplers_cfg_denoiser.CFGDenoiser):
     @property
     def inner_model(self):
+        """k-diffusion's wrapper of the loaded checkpoint; a checkpoint with `create_denoiser` (SD3 in
+        1.10) builds its own."""
         if self.model_wrap is None:
-            denoiser = (
-                k_diffusion.external.CompVisVDenoiser if shared.sd_model.parameterization == "v" else k_diffusion.external.CompVisDenoiser
-            )
-            self.model_wrap = denoiser(shared.sd_model, quantize=False)
+            model = shared.sd_model
+            if hasattr(model, "create_denoiser"):
+                self.model_wrap = model.create_denoiser()
+            elif model.parameterization == "v":
+                self.model_wrap = k_diffusion.external.CompVisVDenoiser(model, quantize=False)
+            else:
+                self.model_wrap = k_diffusion.external.CompVisDenoiser(model, quantize=False)
         return self.model_wrap
 
 
 class KDiffusionSampler(sd_samplers_common.Sampler):
     def __init__(self, func, sd_model, options=None):
-        super().__init__(func)
-        self.options = options or {}
+        super().__init__(func, options)
         self.model_wrap_cfg = CFGDenoiserKDiffusion(self)
         self.model_wrap = self.model_wrap_cfg.inner_model
 
     def get_sigmas(self, p, steps):
-        discard_next_to_last_sigma = self.options.get("discard_next_to_last_sigma", False)
-        steps += 1 if discard_next_to_last_sigma else 0
-        scheduler_name = p.scheduler or "Automatic"
-        if scheduler_name == "Automatic":
-            scheduler_name = self.options.get("scheduler", None)
-        scheduler = sd_schedulers.schedulers_map.get(scheduler_name)
-        sigma_min, sigma_max = self.model_wrap.sigmas[0].item(), self.model_wrap.sigmas[-1].item()
+        """The job's full schedule of `steps` levels (plus the final one): its schedule type, or the
+        sampler's default for Automatic; DPM2 and DPM++ 3M SDE drop the next-to-last level."""
+        drop_penultimate = self.options.get("discard_next_to_last_sigma", False)
+        label = p.scheduler or "Automatic"
+        scheduler = sd_schedulers.schedulers_map.get(self.options.get("scheduler") if label == "Automatic" else label)
+        count = steps + 1 if drop_penultimate else steps
         if scheduler is None or scheduler.function is None:
-            sigmas = self.model_wrap.get_sigmas(steps)
+            sigmas = self.model_wrap.get_sigmas(count)
         else:
-            sigmas_kwargs = {"sigma_min": sigma_min, "sigma_max": sigma_max}
             if scheduler.label != "Automatic":
                 p.extra_generation_params["Schedule type"] = scheduler.label
-            if scheduler.need_inner_model:
-                sigmas_kwargs["inner_model"] = self.model_wrap
-            sigmas = scheduler.function(n=steps, **sigmas_kwargs, device="cpu")
-        if discard_next_to_last_sigma:
+            extra = {"inner_model": self.model_wrap} if scheduler.need_inner_model else {}
+            low, high = self.model_wrap.sigmas[0].item(), self.model_wrap.sigmas[-1].item()
+            sigmas = scheduler.function(n=count, sigma_min=low, sigma_max=high, device="cpu", **extra)
+        if drop_penultimate:
             sigmas = torch.cat([sigmas[:-2], sigmas[-1:]])
         return sigmas.cpu()
 
-    def create_noise_sampler(self, x, sigmas, p):
-        sigma_min, sigma_max = sigmas[sigmas > 0].min(), sigmas.max()
-        return k_diffusion.sampling.BrownianTreeNoiseSampler(x, sigma_min, sigma_max, seed=p.seeds[0])
-
     def sample_img2img(self, p, x, noise, conditioning, unconditional_conditioning, steps=None, image_conditioning=None):
+        """Noise the init latent to the level where img2img enters the schedule and sample from there.
+        A checkpoint with `add_noise_to_latent` (SD3 in 1.10) noises it its own way."""
         steps, t_enc = sd_samplers_common.setup_img2img_steps(p, steps)
-        sigmas = self.get_sigmas(p, steps)
-        sigma_sched = sigmas[steps - t_enc - 1 :]
-        xi = x + noise * sigma_sched[0]
-
-        extra_params_kwargs = self.initialize(p)
-        parameters = inspect.signature(self.func).parameters
-        if "sigma_min" in parameters:
-            extra_params_kwargs["sigma_min"] = sigma_sched[-2]
-        if "sigma_max" in parameters:
-            extra_params_kwargs["sigma_max"] = sigma_sched[0]
-        if "n" in parameters:
-            extra_params_kwargs["n"] = len(sigma_sched) - 1
-        if "sigmas" in parameters:
-            extra_params_kwargs["sigmas"] = sigma_sched
+        full = self.get_sigmas(p, steps)
+        schedule = full[steps - t_enc - 1 :]
+        model = shared.sd_model
+        if hasattr(model, "add_noise_to_latent"):
+            start = model.add_noise_to_latent(x, noise, schedule[0])
+        else:
+            start = x + noise * schedule[0]
+        keywords = self.initialize(p)
+        accepted = inspect.signature(self.func).parameters
+        if "sigmas" in accepted:
+            keywords["sigmas"] = schedule
+        if "n" in accepted:  # DPM fast and DPM adaptive choose their own levels between these ends
+            keywords["n"] = len(schedule) - 1
+        if "sigma_max" in accepted:
+            keywords["sigma_min"], keywords["sigma_max"] = schedule[-2], schedule[0]
         if self.options.get("brownian_noise", False):
-            extra_params_kwargs["noise_sampler"] = self.create_noise_sampler(x, sigmas, p)
-        if self.options.get("solver_type", None) == "heun":
-            extra_params_kwargs["solver_type"] = "heun"
-
-        self.model_wrap_cfg.init_latent = x
-        self.last_latent = x
-        self.sampler_extra_args = {
-            "cond": conditioning,
-            "image_cond": image_conditioning,
-            "uncond": unconditional_conditioning,
-            "cond_scale": p.cfg_scale,
-            "s_min_uncond": self.s_min_uncond,
-        }
-        return self.launch_sampling(t_enc + 1, lambda: self.call_func(xi, **extra_params_kwargs))
+            # SDE samplers: one Brownian tree per seed of the batch, over the whole schedule's range
+            positive = full[full > 0]
+            keywords["noise_sampler"] = k_diffusion.sampling.BrownianTreeNoiseSampler(x, positive.min(), positive.max(), seed=list(p.seeds))
+        if self.options.get("solver_type") == "heun":
+            keywords["solver_type"] = "heun"
+        self.model_wrap_cfg.init_latent = self.last_latent = x
+        return self.run_sampling(p, start, conditioning, unconditional_conditioning, image_conditioning, t_enc + 1, **keywords)

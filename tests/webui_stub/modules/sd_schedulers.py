@@ -1,6 +1,7 @@
-"""modules/sd_schedulers.py: every schedule type of WebUI 1.10, in its order, written from the papers and option docs."""
+"""Stand-in for modules/sd_schedulers.py: every schedule type of WebUI 1.10, in its order, written from
+the papers and the option descriptions."""
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import k_diffusion.sampling as ks
 import torch
@@ -9,31 +10,32 @@ from scipy import stats
 from modules import shared
 
 
-@dataclass
-class Scheduler:
+class Scheduler(NamedTuple):
+    """A schedule type: `function(n, sigma_min, sigma_max, device[, inner_model])` gives n levels and a last one."""
+
     name: str
     label: str
     function: object
-    default_rho: float = -1
     need_inner_model: bool = False
 
 
 def uniform(n, sigma_min, sigma_max, inner_model, device):
+    """The model's own discrete levels, evenly spaced in timesteps (k-diffusion's get_sigmas)."""
     return inner_model.get_sigmas(n).to(device)
 
 
 def sgm_uniform(n, sigma_min, sigma_max, inner_model, device):
-    start = inner_model.sigma_to_t(torch.tensor(sigma_max))
-    end = inner_model.sigma_to_t(torch.tensor(sigma_min))
-    sigs = [inner_model.t_to_sigma(ts) for ts in torch.linspace(start, end, n + 1)[:-1]]
-    return torch.FloatTensor(sigs + [0.0]).to(device)
+    """n levels evenly spaced in timesteps from sigma_max towards sigma_min (which is not reached), then 0."""
+    ends = inner_model.sigma_to_t(torch.tensor([sigma_max, sigma_min]))
+    times = torch.linspace(float(ends[0]), float(ends[1]), n + 1)[:-1]
+    return ks.append_zero(inner_model.t_to_sigma(times).float()).to(device)
 
 
 def kl_optimal(n, sigma_min, sigma_max, device):
-    alpha_min = torch.arctan(torch.tensor(sigma_min, device=device))
-    alpha_max = torch.arctan(torch.tensor(sigma_max, device=device))
-    step_indices = torch.arange(n + 1, device=device)
-    return torch.tan(step_indices / n * alpha_min + (1.0 - step_indices / n) * alpha_max)
+    """Levels evenly spaced in arctan(sigma) from sigma_max down to sigma_min itself (no final 0)."""
+    share = torch.arange(n + 1, device=device) / n
+    angle_high, angle_low = torch.arctan(torch.tensor([sigma_max, sigma_min], device=device))
+    return torch.tan(angle_high + share * (angle_low - angle_high))
 
 
 # NVIDIA's published 10-step Align Your Steps sigmas (Sabour et al. 2024), highest first
@@ -76,17 +78,19 @@ def beta_scheduler(n, sigma_min, sigma_max, inner_model, device):
 
 
 def simple_scheduler(n, sigma_min, sigma_max, inner_model, device):
-    ss = len(inner_model.sigmas) / n
-    sigs = [float(inner_model.sigmas[-(1 + int(x * ss))]) for x in range(n)]
-    return torch.FloatTensor(sigs + [0.0]).to(device)
+    """n of the model's discrete levels, taken from the top at even strides, then 0."""
+    table = inner_model.sigmas
+    stride = len(table) / n
+    picked = torch.stack([table[len(table) - 1 - int(i * stride)] for i in range(n)])
+    return ks.append_zero(picked.float()).to(device)
 
 
 schedulers = [
     Scheduler("automatic", "Automatic", None),
     Scheduler("uniform", "Uniform", uniform, need_inner_model=True),
-    Scheduler("karras", "Karras", ks.get_sigmas_karras, default_rho=7.0),
+    Scheduler("karras", "Karras", ks.get_sigmas_karras),
     Scheduler("exponential", "Exponential", ks.get_sigmas_exponential),
-    Scheduler("polyexponential", "Polyexponential", ks.get_sigmas_polyexponential, default_rho=1.0),
+    Scheduler("polyexponential", "Polyexponential", ks.get_sigmas_polyexponential),
     Scheduler("sgm_uniform", "SGM Uniform", sgm_uniform, need_inner_model=True),
     Scheduler("kl_optimal", "KL Optimal", kl_optimal),
     Scheduler("align_your_steps", "Align Your Steps", align_your_steps),
@@ -95,4 +99,4 @@ schedulers = [
     Scheduler("ddim", "DDIM", ddim_scheduler, need_inner_model=True),
     Scheduler("beta", "Beta", beta_scheduler, need_inner_model=True),
 ]
-schedulers_map = {**{x.name: x for x in schedulers}, **{x.label: x for x in schedulers}}
+schedulers_map = {key: scheduler for scheduler in schedulers for key in (scheduler.name, scheduler.label)}

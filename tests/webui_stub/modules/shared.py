@@ -1,44 +1,39 @@
-"""modules/shared.py: the options, the job state and the loaded model."""
+"""Stand-in for modules/shared.py: the settings, the state of the running job, the loaded checkpoint."""
 
 import torch
 
-from modules.options import OptionInfo, Options  # noqa: F401  (extensions use shared.OptionInfo)
+from modules.options import OptionInfo, Options  # noqa: F401  (extensions reach OptionInfo through shared)
 
 device = torch.device("cpu")
 
-opts = Options(
-    {
-        "img2img_fix_steps": OptionInfo(False),
-        "initial_noise_multiplier": OptionInfo(1.0),
-        "img2img_background_color": OptionInfo("#ffffff"),
-        "overlay_inpaint": OptionInfo(True),
-        "batch_cond_uncond": OptionInfo(True),
-        "always_discard_next_to_last_sigma": OptionInfo(False),
-        "sigma_min": OptionInfo(0.0),
-        "sigma_max": OptionInfo(0.0),
-        "rho": OptionInfo(0.0),
-        "eta_ancestral": OptionInfo(1.0),
-        "beta_dist_alpha": OptionInfo(0.6),
-        "beta_dist_beta": OptionInfo(0.6),
-        "uni_pc_skip_type": OptionInfo("time_uniform"),
-    }
-)
+DEFAULTS = {
+    "img2img_fix_steps": False,
+    "initial_noise_multiplier": 1.0,
+    "img2img_background_color": "#ffffff",
+    "overlay_inpaint": True,
+    "batch_cond_uncond": True,
+    "always_discard_next_to_last_sigma": False,
+    "sigma_min": 0.0,
+    "sigma_max": 0.0,
+    "rho": 0.0,
+    "eta_ancestral": 1.0,
+    "beta_dist_alpha": 0.6,
+    "beta_dist_beta": 0.6,
+    "uni_pc_skip_type": "time_uniform",
+}
+opts = Options({key: OptionInfo(value) for key, value in DEFAULTS.items()})
 
 
 class State:
-    """modules/shared_state.State: what the interrupt button and the progress bar see."""
+    """What the interrupt and skip buttons set and the progress bar reads (modules/shared_state.py)."""
 
     def __init__(self):
         self.begin()
 
     def begin(self, job: str = ""):
-        self.interrupted = False
-        self.skipped = False
-        self.stopping_generation = False
-        self.job = job
-        self.job_count = -1
-        self.sampling_step = 0
-        self.sampling_steps = 0
+        self.job, self.job_count = job, -1
+        self.interrupted = self.skipped = self.stopping_generation = False
+        self.sampling_step = self.sampling_steps = 0
 
     def interrupt(self):
         self.interrupted = True
@@ -48,4 +43,4 @@ class State:
 
 
 state = State()
-sd_model = None  # set by the tests: a models.TinyLatentDiffusion
+sd_model = None  # the loaded checkpoint: the tests load a tiny_models.TinyLatentDiffusion

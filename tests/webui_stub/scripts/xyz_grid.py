@@ -1,61 +1,53 @@
-"""scripts/xyz_grid.py: the axis options and the per-cell loop of WebUI 1.10's X/Y/Z plot
-(value lists from text or dropdowns, confirm, a shallow copy of the job per cell, legends)."""
+"""Stand-in for the WebUI's scripts/xyz_grid.py (the X/Y/Z plot): its axis options and its cells.
+
+Modelled: an axis's values come from its dropdown when it has choices, else from comma-separated
+text; each value is converted with the axis's type and the whole list goes through the axis's
+`confirm` before any cell runs; every cell is a shallow copy of the job (so the cells share the
+job's containers, e.g. `extra_generation_params`) on which x, y and z are applied in that order.
+Left out: number ranges ("1-5", "1:5:2"), seed variation, the grid picture and its legends' layout.
+"""
 
 import csv
 from copy import copy
-from io import StringIO
 from itertools import product
 
 from modules import processing, scripts
 
 
 def apply_field(field):
-    def fun(p, x, xs):
-        setattr(p, field, x)
+    def apply(p, value, values):
+        setattr(p, field, value)
 
-    return fun
+    return apply
 
 
-def do_nothing(p, x, xs):
+def do_nothing(p, value, values):
     pass
 
 
 def format_value_add_label(p, opt, x):
-    if type(x) is float:
-        x = round(x, 8)
-    return f"{opt.label}: {x}"
+    return f"{opt.label}: {round(x, 8) if isinstance(x, float) else x}"
 
 
 def format_nothing(p, opt, x):
     return ""
 
 
-def csv_string_to_list_strip(data_str):
-    return list(map(str.strip, next(csv.reader(StringIO(data_str), skipinitialspace=True), [])))
-
-
 class AxisOption:
+    """What an axis sweeps: `apply(p, value, all_values)` sets one value on a cell's job."""
+
     def __init__(self, label, type, apply, format_value=format_value_add_label, confirm=None, cost=0.0, choices=None, prepare=None):
-        self.label = label
-        self.type = type
-        self.apply = apply
-        self.format_value = format_value
-        self.confirm = confirm
-        self.cost = cost
-        self.prepare = prepare
-        self.choices = choices
+        self.label, self.type, self.apply = label, type, apply
+        self.format_value, self.confirm, self.prepare = format_value, confirm, prepare
+        self.cost, self.choices = cost, choices
 
 
 class AxisOptionImg2Img(AxisOption):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.is_img2img = True
+    is_img2img = True
 
 
 class AxisOptionTxt2Img(AxisOption):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.is_img2img = False
+    is_img2img = False
 
 
 axis_options = [
@@ -66,46 +58,34 @@ axis_options = [
 ]
 
 
+def axis_values(p, option, text, dropdown):
+    if option is axis_options[0]:
+        return [None]
+    if option.choices is not None:
+        raw = list(dropdown or [])
+    else:
+        raw = [item.strip() for row in csv.reader([text], skipinitialspace=True) for item in row]
+    if option.type in (int, float):
+        raw = [item for item in raw if str(item).strip()]
+    values = [option.type(item) for item in raw]
+    if option.confirm is not None:
+        option.confirm(p, values)
+    return values
+
+
 class Script(scripts.Script):
     def title(self):
         return "X/Y/Z plot"
 
-    def show(self, is_img2img):
-        return True
-
-    def process_axis(self, opt, vals, vals_dropdown, csv_mode=False):
-        if opt.label == "Nothing":
-            return [0]
-        if opt.choices is not None and not csv_mode:
-            valslist = vals_dropdown
-        else:
-            valslist = csv_string_to_list_strip(vals)
-        if opt.type is float:
-            valslist = [float(x) for x in valslist if str(x).strip() != ""]
-        elif opt.type is int:
-            valslist = [int(x) for x in valslist if str(x).strip() != ""]
-        valslist = [opt.type(x) for x in valslist]
-        if opt.confirm:
-            opt.confirm(self.p, valslist)
-        return valslist
-
-    def run_grid(
-        self, p, x_opt, x_values, y_opt=None, y_values="", z_opt=None, z_values="", x_dropdown=None, y_dropdown=None, z_dropdown=None
-    ):
-        """The cells in order, each (processed, (x, y, z), legends); the grid image itself is left out."""
-        self.p = p
-        nothing = axis_options[0]
-        y_opt, z_opt = y_opt or nothing, z_opt or nothing
-        xs = self.process_axis(x_opt, x_values, x_dropdown)
-        ys = self.process_axis(y_opt, y_values, y_dropdown)
-        zs = self.process_axis(z_opt, z_values, z_dropdown)
+    def run_grid(self, p, x_opt, x_values, y_opt=None, y_values="", z_opt=None, z_values="", x_dropdown=None, y_dropdown=None, z_dropdown=None):
+        """Every cell, z slowest and x fastest: (processed, the cell's job, (x, y, z), legends)."""
+        options = [x_opt, y_opt or axis_options[0], z_opt or axis_options[0]]
+        lists = [axis_values(p, option, text, dropdown) for option, text, dropdown in zip(options, (x_values, y_values, z_values), (x_dropdown, y_dropdown, z_dropdown))]
         cells = []
-        for z, y, x in product(zs, ys, xs):
-            pc = copy(p)
-            x_opt.apply(pc, x, xs)
-            y_opt.apply(pc, y, ys)
-            z_opt.apply(pc, z, zs)
-            res = processing.process_images(pc)
-            legends = [opt.format_value(p, opt, value) for opt, value in ((x_opt, x), (y_opt, y), (z_opt, z))]
-            cells.append((res, pc, (x, y, z), legends))
+        for z, y, x in product(*reversed(lists)):
+            job = copy(p)
+            for option, value, values in zip(options, (x, y, z), lists):
+                option.apply(job, value, values)
+            result = processing.process_images(job)
+            cells.append((result, job, (x, y, z), [option.format_value(p, option, value) for option, value in zip(options, (x, y, z))]))
         return cells

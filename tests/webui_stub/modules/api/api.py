@@ -1,5 +1,12 @@
-"""modules/api/api.py: the img2img endpoint, script-info, the alwayson argument handling and the
-exception middleware of WebUI 1.10's HTTP API."""
+"""Stand-in for modules/api/api.py: POST /sdapi/v1/img2img and GET /sdapi/v1/script-info of WebUI 1.10,
+with its error answers.
+
+What it models: an always-on script's `args` in the request are copied over that script's UI
+defaults slot by slot (as many as both have), as raw JSON values; the script's title is matched
+case-insensitively (unknown: 422). Any exception while answering becomes a JSON answer
+{"error", "detail", "body", "errors"} with the exception's `status_code` (500 without one); only
+exceptions that are not HTTPExceptions are logged with their stack trace.
+"""
 
 import base64
 import json
@@ -15,123 +22,97 @@ from modules import errors, images, processing, scripts, shared
 from modules.api import models
 
 
-def script_name_to_index(name, scripts_list):
-    try:
-        return [script.title().lower() for script in scripts_list].index(name.lower())
-    except Exception as e:
-        raise HTTPException(status_code=422, detail=f"Script '{name}' not found") from e
-
-
 def decode_base64_to_image(encoding):
+    """A base64 picture, with or without a data-URL prefix; anything unreadable is a 500, as in the WebUI."""
     if encoding.startswith("data:image/"):
-        encoding = encoding.split(";")[1].split(",")[1]
+        encoding = encoding.partition(",")[2]
     try:
         return images.read(BytesIO(base64.b64decode(encoding)))
-    except Exception as e:
-        raise HTTPException(status_code=500, detail="Invalid encoded image") from e
+    except Exception as error:
+        raise HTTPException(status_code=500, detail="Invalid encoded image") from error
 
 
 def encode_pil_to_base64(image):
-    with BytesIO() as output_bytes:
-        image.save(output_bytes, format="PNG")
-        return base64.b64encode(output_bytes.getvalue()).decode()
+    buffer = BytesIO()
+    image.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def error_answer(request: Request, error: Exception) -> JSONResponse:
+    content = {
+        "error": type(error).__name__,
+        "detail": getattr(error, "detail", ""),
+        "body": getattr(error, "body", ""),
+        "errors": str(error),
+    }
+    if not isinstance(error, HTTPException):
+        errors.report(f"API error: {request.method}: {request.url} {content}", exc_info=True)
+    return JSONResponse(content=jsonable_encoder(content), status_code=getattr(error, "status_code", 500))
 
 
 def api_middleware(app: FastAPI):
-    def handle_exception(request: Request, e: Exception):
-        err = {
-            "error": type(e).__name__,
-            "detail": vars(e).get("detail", ""),
-            "body": vars(e).get("body", ""),
-            "errors": str(e),
-        }
-        if not isinstance(e, HTTPException):  # do not print backtrace on known httpexceptions
-            errors.report(f"API error: {request.method}: {request.url} {err}", exc_info=True)
-        return JSONResponse(status_code=vars(e).get("status_code", 500), content=jsonable_encoder(err))
-
     @app.middleware("http")
-    async def exception_handling(request: Request, call_next):
+    async def answer_errors(request: Request, call_next):
         try:
             return await call_next(request)
-        except Exception as e:
-            return handle_exception(request, e)
+        except Exception as error:
+            return error_answer(request, error)
 
-    @app.exception_handler(Exception)
-    async def fastapi_exception_handler(request: Request, e: Exception):
-        return handle_exception(request, e)
-
-    @app.exception_handler(HTTPException)
-    async def http_exception_handler(request: Request, e: HTTPException):
-        return handle_exception(request, e)
+    for kind in (Exception, HTTPException):
+        app.add_exception_handler(kind, error_answer)
 
 
 class Api:
     def __init__(self, app: FastAPI, queue_lock: Lock):
-        self.app = app
-        self.queue_lock = queue_lock
-        api_middleware(self.app)
-        self.app.add_api_route("/sdapi/v1/img2img", self.img2imgapi, methods=["POST"], response_model=models.ImageToImageResponse)
-        self.app.add_api_route("/sdapi/v1/script-info", self.get_script_info, methods=["GET"], response_model=list[models.ScriptInfo])
+        self.app, self.queue_lock = app, queue_lock
+        api_middleware(app)
+        app.add_api_route("/sdapi/v1/img2img", self.img2imgapi, methods=["POST"], response_model=models.ImageToImageResponse)
+        app.add_api_route("/sdapi/v1/script-info", self.get_script_info, methods=["GET"], response_model=list[models.ScriptInfo])
         self.default_script_arg_img2img = self.init_default_script_args(scripts.scripts_img2img)
 
     def get_script_info(self):
         return [script.api_info for script in scripts.scripts_img2img.scripts if script.api_info is not None]
 
-    def get_script(self, script_name, script_runner):
-        if script_name is None or script_name == "":
-            return None
-        return script_runner.scripts[script_name_to_index(script_name, script_runner.scripts)]
-
     def init_default_script_args(self, script_runner):
-        last_arg_index = 1
-        for script in script_runner.scripts:
-            if last_arg_index < script.args_to:
-                last_arg_index = script.args_to
-        script_args = [None] * last_arg_index
-        script_args[0] = 0
+        """Every script's slots filled with its components' initial values (slot 0: no selectable script)."""
+        defaults = [None] * max([1] + [script.args_to for script in script_runner.scripts])
+        defaults[0] = 0
         with gr.Blocks():
             for script in script_runner.scripts:
-                if script.ui(script.is_img2img):
-                    script_args[script.args_from : script.args_to] = [elem.value for elem in script.ui(script.is_img2img)]
-        return script_args
+                components = script.ui(script.is_img2img)
+                if components:
+                    defaults[script.args_from : script.args_to] = [component.value for component in components]
+        return defaults
 
     def init_script_args(self, request, default_script_args, script_runner):
-        script_args = default_script_args.copy()
-        if request.alwayson_scripts:
-            for alwayson_script_name in request.alwayson_scripts.keys():
-                alwayson_script = self.get_script(alwayson_script_name, script_runner)
-                if alwayson_script is None:
-                    raise HTTPException(status_code=422, detail=f"always on script {alwayson_script_name} not found")
-                if alwayson_script.alwayson is False:
-                    raise HTTPException(status_code=422, detail="Cannot have a selectable script in the always on scripts params")
-                if "args" in request.alwayson_scripts[alwayson_script_name]:
-                    given = request.alwayson_scripts[alwayson_script_name]["args"]
-                    for idx in range(0, min((alwayson_script.args_to - alwayson_script.args_from), len(given))):
-                        script_args[alwayson_script.args_from + idx] = given[idx]
-        return script_args
+        values = list(default_script_args)
+        by_title = {script.title().lower(): script for script in script_runner.scripts}
+        for title, entry in (request.alwayson_scripts or {}).items():
+            script = by_title.get(title.lower())
+            if script is None:
+                raise HTTPException(status_code=422, detail=f"always on script {title} not found")
+            if not script.alwayson:
+                raise HTTPException(status_code=422, detail="Cannot have a selectable script in the always on scripts params")
+            given = entry.get("args", [])
+            slots = range(script.args_from, script.args_to)
+            for slot, value in zip(slots, given):
+                values[slot] = value
+        return values
 
     def img2imgapi(self, img2imgreq: models.StableDiffusionImg2ImgProcessingAPI):
-        init_images = img2imgreq.init_images
-        if init_images is None:
+        if img2imgreq.init_images is None:
             raise HTTPException(status_code=404, detail="Init image not found")
-        mask = img2imgreq.mask
-        if mask:
-            mask = decode_base64_to_image(mask)
-        script_runner = scripts.scripts_img2img
-        args = img2imgreq.dict()
-        for name in ("init_images", "alwayson_scripts"):
-            args.pop(name)
-        args["mask"] = mask
-        script_args = self.init_script_args(img2imgreq, self.default_script_arg_img2img, script_runner)
+        fields = img2imgreq.dict(exclude={"init_images", "alwayson_scripts"})
+        fields["mask"] = decode_base64_to_image(img2imgreq.mask) if img2imgreq.mask else None
+        runner = scripts.scripts_img2img
+        script_args = self.init_script_args(img2imgreq, self.default_script_arg_img2img, runner)
         with self.queue_lock:
-            p = processing.StableDiffusionProcessingImg2Img(init_images=[decode_base64_to_image(x) for x in init_images], **args)
-            p.scripts = script_runner
-            p.script_args = tuple(script_args)
+            p = processing.StableDiffusionProcessingImg2Img(init_images=[decode_base64_to_image(x) for x in img2imgreq.init_images], **fields)
+            p.scripts, p.script_args = runner, tuple(script_args)
+            shared.state.begin(job="scripts_img2img")
             try:
-                shared.state.begin(job="scripts_img2img")
                 processed = processing.process_images(p)
             finally:
                 shared.state.end()
-        b64images = list(map(encode_pil_to_base64, processed.images))
-        info = json.dumps({"infotexts": processed.infotexts, "extra_generation_params": processed.extra_generation_params}, default=str)
-        return models.ImageToImageResponse(images=b64images, parameters={}, info=info)
+        info = {"infotexts": processed.infotexts, "extra_generation_params": processed.extra_generation_params}
+        return models.ImageToImageResponse(images=[encode_pil_to_base64(image) for image in processed.images], parameters={}, info=json.dumps(info, default=str))

@@ -1,4 +1,4 @@
-"""modules/api/models.py: the script description models of /sdapi/v1/script-info."""
+"""Stand-in for modules/api/models.py: the img2img request and answer, and /sdapi/v1/script-info's models."""
 
 from typing import Any, Optional
 
@@ -39,11 +39,15 @@ class StableDiffusionImg2ImgProcessingAPI(BaseModel):
     batch_size: int = 1
     n_iter: int = 1
     resize_mode: int = 0
-    mask_blur: int = 4
-    inpainting_fill: int = 1
+    mask_blur_x: int = 4
+    mask_blur_y: int = 4
+    mask_blur: Optional[int] = None  # noqa: UP045  (sets both axes)
+    inpainting_fill: int = 0  # "fill": the API takes the job's own default; the UI starts on "original" (1)
     inpaint_full_res: bool = True
     inpaint_full_res_padding: int = 0
     inpainting_mask_invert: int = 0
+    refiner_checkpoint: Optional[str] = None  # noqa: UP045
+    refiner_switch_at: Optional[float] = None  # noqa: UP045
     alwayson_scripts: dict[str, Any] = Field(default={}, title="Alwayson Scripts")
 
 
