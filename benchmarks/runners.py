@@ -7,7 +7,7 @@ machine disturbed least). The engine's own time
 (inside its step callbacks, map preparation included) is also measured directly, as a share of the
 Differential Diffusion run: on a busy machine that share is steadier than the ratio.
 
-    python benchmarks/runners.py [--steps 20] [--repeats 7] [--threads 1]
+    python benchmarks/runners.py [--steps 20] [--repeats 7] [--threads 1] [--runners sd3 flux]
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import tiny_pipelines as tiny  # noqa: E402
 
-from lib_diffdiff.runners import DeepFloydIF, Kandinsky22, StableDiffusion, StableDiffusionXL  # noqa: E402
+from lib_diffdiff.runners import DeepFloydIF, Flux, Kandinsky22, StableDiffusion, StableDiffusion3, StableDiffusionXL  # noqa: E402
 from lib_diffdiff.runners.core import DifferentialRun  # noqa: E402
 
 HEIGHT, WIDTH = 64, 96
+RUNNER_NAMES = ["sd", "sdxl", "kandinsky", "sd3", "flux", "if"]
 
 
 def picture():
@@ -55,6 +56,7 @@ def cases(steps):
     xl, xl_embeddings = tiny.stable_diffusion_xl()
     kandinsky, image_embeddings = tiny.kandinsky_22()
     stage_1, stage_2, if_text = tiny.deepfloyd_if()
+    sd3, flux, flow_text = tiny.stable_diffusion_3(), tiny.flux(), tiny.flow_text_embeddings()
     common = dict(num_inference_steps=steps, strength=1.0, output_type="latent")
     runner_common = dict(steps=steps, strength=1.0, seed=0)
 
@@ -76,6 +78,14 @@ def cases(steps):
             lambda: Kandinsky22(kandinsky)(
                 image, change, width=WIDTH, height=HEIGHT, output_type="latent", **runner_common, **image_embeddings
             ),
+        ),
+        "sd3": (
+            lambda: sd3(image=image, height=HEIGHT, width=WIDTH, generator=seeded(), guidance_scale=7.0, **common, **flow_text),
+            lambda: StableDiffusion3(sd3)(image, change, output_type="latent", **runner_common, **flow_text),
+        ),
+        "flux": (
+            lambda: flux(image=image, height=HEIGHT, width=WIDTH, generator=seeded(), guidance_scale=3.5, **common, **flow_text),
+            lambda: Flux(flux)(image, change, output_type="latent", **runner_common, **flow_text),
         ),
         "if": (
             if_plain,
@@ -111,6 +121,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 keeps timings steady on a shared machine)")
+    parser.add_argument("--runners", nargs="+", choices=RUNNER_NAMES, default=RUNNER_NAMES, help="which runners to time (default: all)")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
@@ -119,6 +130,8 @@ def main(argv=None):
     print(f"{columns}  ({args.steps} steps, {args.repeats} runs)")
     with torch.no_grad():
         for name, (plain, differential) in cases(args.steps).items():
+            if name not in args.runners:
+                continue
             plain(), differential()  # warm-up
             plain_times, dd_times = [], []
             clock.seconds = 0.0

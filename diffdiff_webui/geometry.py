@@ -80,7 +80,14 @@ def job_map(settings: Settings, geometry: Geometry, latent_size: tuple[int, int]
         change_job = fit_to_image(change_full[top:bottom, left:right], geometry.width, geometry.height, RESIZE_AND_FILL)
     elif change_full.shape != (geometry.height, geometry.width):
         change_job = fit_to_image(change_full, geometry.width, geometry.height, 0)
-    return JobMap(change_full, to_latent(change_job, *latent_size), map_hash(gray))
+    digest = uploaded_map_hash(settings.map) if settings.source == UPLOAD else map_hash(gray)
+    return JobMap(change_full, to_latent(change_job, *latent_size), digest)
+
+
+def uploaded_map_hash(image) -> str:
+    """The `DiffDiff map` hash of an uploaded map: of the map as uploaded, not as fitted to the job, so the
+    page can tell whether a newly uploaded map is the one a pasted generation used."""
+    return map_hash(read_map(image, "map"))
 
 
 def soft_mask(image_mask: Image.Image, invert: bool = False, blur_x: float = 0.0, blur_y: float = 0.0) -> torch.Tensor:

@@ -13,7 +13,7 @@ import torch
 from fastapi import HTTPException
 from modules import images, sd_samplers_common, shared
 
-from lib_diffdiff import Injector, MapError, ReleaseSchedule, TimestepSpace
+from lib_diffdiff import Injector, MapError, ReleaseSchedule, SigmaSpace, TimestepSpace
 from lib_diffdiff.params import INPAINT_MASK, MAP_HASH_KEY, Settings
 from lib_diffdiff.schedule import unipc_timesteps
 
@@ -183,4 +183,18 @@ def job_schedule(p):
             timesteps = state_levels = unipc_timesteps(int(timesteps[0]), t_enc, shared.opts.uni_pc_skip_type, alphas).to(alphas.device)
         return ReleaseSchedule.from_timesteps(timesteps.to(alphas.device), alphas), TimestepSpace(alphas), state_levels
     sigma_sched = sampler.get_sigmas(p, steps)[steps - t_enc - 1 :]
-    return ReleaseSchedule(sigma_sched[:-1]), None, None  # the last level is where sampling ends (0, or sigma_min for KL Optimal)
+    add_noise = getattr(shared.sd_model, "add_noise_to_latent", None)
+    space = ModelNoising(add_noise) if add_noise is not None else None
+    return ReleaseSchedule(sigma_sched[:-1]), space, None  # the last level is where sampling ends (0, or sigma_min for KL Optimal)
+
+
+class ModelNoising(SigmaSpace):
+    """The sampler's sigmas, with held pixels noised by the model's own `add_noise_to_latent`, as
+    sample_img2img noises its start with it (SD3: (1 - s) x0 + s noise, a rectified flow)."""
+
+    def __init__(self, add_noise):
+        self.add_noise = add_noise
+
+    def noise_into(self, out: torch.Tensor, original: torch.Tensor, noise: torch.Tensor, level: torch.Tensor) -> None:
+        level = torch.as_tensor(level, device=out.device).reshape(-1, *([1] * (out.ndim - 1)))
+        out.copy_(self.add_noise(original, noise, level))

@@ -118,7 +118,7 @@ function diffdiffGrayOf(image, width, height) {
     const canvas = document.createElement("canvas");
     canvas.width = width;
     canvas.height = height;
-    const context = canvas.getContext("2d");
+    const context = canvas.getContext("2d", {willReadFrequently: true});
     context.drawImage(image, 0, 0, width, height);
     const pixels = context.getImageData(0, 0, width, height).data;
     const gray = new Float32Array(width * height);
@@ -181,7 +181,7 @@ function diffdiffDrawPreview() {
     const change = diffdiffToChange(gray, width, height, {...options, blur: options.blur * scale});
     canvas.width = width;
     canvas.height = height;
-    const context = canvas.getContext("2d");
+    const context = canvas.getContext("2d", {willReadFrequently: true});
     if (init) context.drawImage(init, 0, 0, width, height);
     const frame = context.getImageData(0, 0, width, height);
     for (let i = 0; i < change.length; i++) {
@@ -205,13 +205,26 @@ function diffdiffApplyTooltips() {
     }
 }
 
+let diffdiffPending = null;
+
+function diffdiffScheduleUpdate() {
+    clearTimeout(diffdiffPending);
+    diffdiffPending = setTimeout(() => {
+        diffdiffApplyTooltips();
+        diffdiffDrawPreview();
+    }, 200);
+}
+
 if (typeof onAfterUiUpdate === "function") {
-    let pending = null;
-    onAfterUiUpdate(() => {
-        clearTimeout(pending);
-        pending = setTimeout(() => {
-            diffdiffApplyTooltips();
-            diffdiffDrawPreview();
-        }, 200);
-    });
+    onAfterUiUpdate(diffdiffScheduleUpdate);
+    // ticking a box or picking a choice adds no element to the page, so onAfterUiUpdate alone can miss it
+    for (const type of ["input", "change"]) {
+        document.addEventListener(
+            type,
+            (event) => {
+                if (event.target.closest?.(`[id^="${DIFFDIFF_PREFIX}_"]`)) diffdiffScheduleUpdate();
+            },
+            true,
+        );
+    }
 }

@@ -1,6 +1,6 @@
 """Differential Diffusion engine: change maps, release schedules and injection. Needs no WebUI."""
 
-from .injection import Injector, SigmaSpace, TimestepSpace
+from .injection import FlowSpace, Injector, SigmaSpace, TimestepSpace
 from .maps import CONVENTIONS, RESIZE_MODES, WHITE_CHANGES, WHITE_KEEPS, MapError, MapOptions, map_hash, prepare_change_map, read_map
 from .schedule import ReleaseSchedule
 
@@ -9,6 +9,7 @@ __all__ = [
     "RESIZE_MODES",
     "WHITE_CHANGES",
     "WHITE_KEEPS",
+    "FlowSpace",
     "Injector",
     "MapError",
     "MapOptions",

@@ -78,6 +78,30 @@ class TimestepSpace:
         out.addcmul_(original, scale)
 
 
+class FlowSpace:
+    """Rectified flow (SD3, Flux): x = (1 - s) x0 + s * noise with s in (0, 1].
+
+    k-diffusion samplers run these models with sigma = s and the predicted x0 as the denoised value
+    (derivative (x - x0) / s), so the level is the sampler's sigma and the release schedule is built
+    on the sampler's own sigmas, like SigmaSpace; only the noising differs. Both products are rounded
+    before they are added, as in the models' own `(1 - s) * x0 + s * noise` (a fused multiply-add
+    would differ in the last bit), so that takes one more latent, made once."""
+
+    def __init__(self):
+        self._term: torch.Tensor | None = None
+
+    def sigma(self, level: torch.Tensor) -> torch.Tensor:
+        return level
+
+    def noise_into(self, out: torch.Tensor, original: torch.Tensor, noise: torch.Tensor, level: torch.Tensor) -> None:
+        level = _per_sample(level, out)
+        if self._term is None or self._term.shape != out.shape or self._term.device != out.device:
+            self._term = torch.empty_like(out)
+        torch.mul(original, 1 - level, out=out)
+        torch.mul(noise, level, out=self._term)
+        out.add_(self._term)
+
+
 Observer = Callable[[torch.Tensor, torch.Tensor], None]
 
 
@@ -97,7 +121,7 @@ class Injector:
         schedule: ReleaseSchedule,
         *,
         future_hinting: bool = True,
-        space: SigmaSpace | TimestepSpace | None = None,
+        space: SigmaSpace | TimestepSpace | FlowSpace | None = None,
         observer: Observer | None = None,
         release_rule: str = CONTINUOUS,
     ):

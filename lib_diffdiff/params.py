@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .fan import FAN_COUNT_LIMITS, FAN_LAYOUTS, FanOptions
-from .injection import CONTINUOUS, RELEASE_RULES, Injector
+from .injection import CONTINUOUS, RELEASE_RULES, STEPPED, Injector
 from .maps import CONVENTIONS, WHITE_KEEPS, MapError, MapOptions
 from .presets import PRESETS, STRENGTH_FAN
 
@@ -37,6 +37,7 @@ class Setting:
     choices: tuple = ()
     sweepable: bool = False  # offered as an XYZ-plot axis
     only_for_source: str | None = None  # used (and written to infotext) only with this map source
+    before: Any = None  # the value jobs had before this setting existed (None: its default), for pasted parameters without its key
 
     def parse(self, value: Any) -> Any:
         """Check one raw value (from the UI, JSON or infotext) and return it typed, or raise MapError."""
@@ -183,6 +184,7 @@ SETTINGS: tuple[Setting, ...] = (
         "DiffDiff release",
         choices=RELEASE_RULES,
         sweepable=True,
+        before=STEPPED,
     ),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}

@@ -38,19 +38,21 @@ class PosteriorMeanDenoiser:
         self.bank, self._bank_sq = self.bank.to(device), self._bank_sq.to(device)
         return self
 
-    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, **_) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, scale=1.0, **_) -> torch.Tensor:
+        """E[x0 | x], for x = scale * x0 + sigma * n (scale 1: k-diffusion; 1 - sigma: rectified flow)."""
         batch, _, height, width = x.shape
         if (height, width) != self.size:
             raise ValueError(f"latent size {height}x{width} differs from the bank's {self.size[0]}x{self.size[1]}")
         sigma = torch.as_tensor(sigma, device=x.device, dtype=torch.float32).reshape(-1, 1, 1).expand(batch, 1, 1)
+        scale = torch.as_tensor(scale, device=x.device, dtype=torch.float32).reshape(-1, 1, 1).expand(batch, 1, 1)
         queries = _tiles(x.float(), self.tile)  # (B, L, D)
         cross = torch.einsum("bld,lkd->blk", queries, self.bank)
-        distance = (queries * queries).sum(-1, keepdim=True) - 2 * cross + self._bank_sq
-        variance = sigma * sigma + self.spread**2
+        distance = (queries * queries).sum(-1, keepdim=True) - 2 * scale * cross + scale * scale * self._bank_sq
+        variance = sigma * sigma + scale * scale * self.spread**2
         weights = torch.softmax(-distance / (2 * variance), dim=-1)
         centre = torch.einsum("blk,lkd->bld", weights, self.bank)
-        shrink = (self.spread**2 / variance).view(batch, 1, 1)  # component posterior: pull x towards its centre
-        denoised = shrink * queries + (1 - shrink) * centre
+        gain = self.spread**2 / variance * scale  # component posterior: mu + gain * (x - scale * mu)
+        denoised = gain * queries + (1 - gain * scale) * centre
         return _untile(denoised, height, width, self.tile).to(x.dtype)
 
 
@@ -82,6 +84,17 @@ def as_noise_predictor(denoiser, alphas_cumprod: torch.Tensor):
     return predict_noise
 
 
+def as_flow_denoiser(denoiser):
+    """The same model for rectified-flow latents x = (1 - s) x0 + s n, called as k-diffusion samplers
+    call SD3 or Flux: with sigma = s, returning the predicted x0. Exact also at s = 1 (pure noise)."""
+
+    def denoise(x, s, **kwargs):
+        s = torch.as_tensor(s, device=x.device, dtype=torch.float32)
+        return denoiser(x, s, scale=1 - s, **kwargs)
+
+    return denoise
+
+
 def karras_sigmas(steps: int, sigma_min: float = 0.02, sigma_max: float = 20.0, rho: float = 7.0) -> torch.Tensor:
     """The Karras et al. schedule with a final 0, as k-diffusion's get_sigmas_karras builds it."""
     ramp = torch.linspace(0, 1, steps)
@@ -94,6 +107,13 @@ def linear_alphas_cumprod(steps: int = 1000, beta_start: float = 0.00085, beta_e
     """Stable Diffusion's "scaled linear" DDPM noise schedule."""
     betas = torch.linspace(beta_start**0.5, beta_end**0.5, steps, dtype=torch.float64) ** 2
     return torch.cumprod(1 - betas, 0).float()
+
+
+def shifted_flow_sigmas(shift: float = 3.0, steps: int = 1000) -> torch.Tensor:
+    """A discrete rectified-flow schedule, ascending: t = 1/steps .. 1 shifted towards noise as in SD3
+    (Esser et al. 2024): s = shift * t / (1 + (shift - 1) * t). SD3 uses shift 3."""
+    t = torch.arange(1, steps + 1, dtype=torch.float64) / steps
+    return (shift * t / (1 + (shift - 1) * t)).float()
 
 
 def builtin_images(count: int, size: int = 64, seed: int = 0) -> torch.Tensor:

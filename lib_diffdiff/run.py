@@ -1,5 +1,5 @@
-"""Command line for the diffusers runners: `diffdiff-run {if,kandinsky,sd,sdxl} --image IN --map MAP --prompt TEXT --out OUT`
-(or `python -m lib_diffdiff.run ...`).
+"""Command line for the diffusers runners:
+`diffdiff-run {if,kandinsky,sd,sdxl,sd3,flux} --image IN --map MAP --prompt TEXT --out OUT` (or `python -m lib_diffdiff.run ...`).
 
 With `--batch IMAGES_DIR` (and `--maps MAPS_DIR`, or `--map MAP` for every picture) it edits a whole
 folder into the folder `--out`, on one process or under `accelerate launch` (see `batch.py`).
@@ -46,12 +46,14 @@ def build_parser() -> ArgumentParser:
         prog=PROG,
         description="Differential Diffusion on diffusers: edit an image as much as a grayscale change map allows, pixel by pixel.",
     )
-    families = parser.add_subparsers(dest="family", required=True, metavar="{if,kandinsky,sd,sdxl}", parser_class=ArgumentParser)
+    families = parser.add_subparsers(dest="family", required=True, metavar="{if,kandinsky,sd,sdxl,sd3,flux}", parser_class=ArgumentParser)
     for name, help_text in (
         ("if", "DeepFloyd IF: stage I at 64 px and stage II at 256 px with the map, optional x4 upscale"),
         ("kandinsky", "Kandinsky 2.2: prior, then the decoder's img2img with the map"),
         ("sd", "Stable Diffusion 1.x / 2.x img2img"),
         ("sdxl", "Stable Diffusion XL img2img"),
+        ("sd3", "Stable Diffusion 3 / 3.5 img2img (rectified flow)"),
+        ("flux", "FLUX.1 img2img (rectified flow; dev by default, use --dtype bfloat16 on GPUs)"),
     ):
         family = families.add_parser(name, help=help_text, description=help_text)
         _add_common(family, RUNNERS[name])

@@ -14,6 +14,7 @@ from diffdiff_webui.job import ATTRIBUTE, Job
 from lib_diffdiff.api_args import parse_script_args
 from lib_diffdiff.fan import annotate_fan
 from lib_diffdiff.maps import MapError
+from lib_diffdiff.params import SETTINGS
 from lib_diffdiff.presets import STRENGTH_FAN
 from lib_diffdiff.xyz_axes import apply_overrides, swept_values
 
@@ -26,10 +27,10 @@ class DifferentialDiffusionScript(scripts.Script):
         return scripts.AlwaysVisible if is_img2img else False
 
     def ui(self, is_img2img):
-        components = ui.build()
-        self.infotext_fields = ui.infotext_fields(components)
-        self.paste_field_names = [key for _, key in self.infotext_fields]
-        return components
+        controls = ui.build()
+        self.infotext_fields = controls.infotext_fields
+        self.paste_field_names = [setting.infotext for setting in SETTINGS if setting.infotext]
+        return controls.components
 
     def process(self, p, *args):
         if (not args or args[0] is False) and not swept_values(p):

@@ -13,11 +13,16 @@ from diffusers import (
     AutoencoderKL,
     DDIMScheduler,
     DDPMScheduler,
+    FlowMatchEulerDiscreteScheduler,
+    FluxImg2ImgPipeline,
+    FluxTransformer2DModel,
     IFImg2ImgPipeline,
     IFImg2ImgSuperResolutionPipeline,
     KandinskyV22Img2ImgPipeline,
     KandinskyV22PriorPipeline,
     PriorTransformer,
+    SD3Transformer2DModel,
+    StableDiffusion3Img2ImgPipeline,
     StableDiffusionImg2ImgPipeline,
     StableDiffusionUpscalePipeline,
     StableDiffusionXLImg2ImgPipeline,
@@ -65,7 +70,7 @@ def _unet(**config):
     return _seeded(lambda: UNet2DConditionModel(**base))
 
 
-def _vae(scaling_factor=0.18215):
+def _vae(scaling_factor=0.18215, shift_factor=None):
     return _seeded(
         lambda: AutoencoderKL(
             block_out_channels=(8, 8),
@@ -78,6 +83,7 @@ def _vae(scaling_factor=0.18215):
             layers_per_block=1,
             force_upcast=False,
             scaling_factor=scaling_factor,
+            shift_factor=shift_factor,
         )
     )
 
@@ -296,5 +302,81 @@ def upscaler(text_folder: Path):
             low_res_scheduler=DDPMScheduler(),
             scheduler=DDIMScheduler(clip_sample=False, steps_offset=1),
             max_noise_level=100,
+        )
+    )
+
+
+POOLED_DIM = 8
+
+
+def flow_text_embeddings():
+    """Prompt and pooled embeddings, positive and negative, as SD3 and Flux take them."""
+    embeddings = text_embeddings()
+    embeddings["pooled_prompt_embeds"] = _embeds(1, POOLED_DIM, seed=3)
+    embeddings["negative_pooled_prompt_embeds"] = _embeds(1, POOLED_DIM, seed=4)
+    return embeddings
+
+
+def stable_diffusion_3(scheduler=None):
+    """SD3 img2img: a one-layer MMDiT on 2x2 patches over a 2-level VAE (latents at 1/2 size), SD3's
+    latent shift and scale, and the flow-matching Euler scheduler with SD3's shift of 3."""
+    transformer = _seeded(
+        lambda: SD3Transformer2DModel(
+            sample_size=32,
+            patch_size=2,
+            in_channels=4,
+            out_channels=4,
+            num_layers=1,
+            attention_head_dim=8,
+            num_attention_heads=2,
+            joint_attention_dim=TEXT_DIM,
+            caption_projection_dim=16,
+            pooled_projection_dim=POOLED_DIM,
+            pos_embed_max_size=32,  # patches per side, up to 128 px with this VAE
+        )
+    )
+    return _quiet(
+        StableDiffusion3Img2ImgPipeline(
+            transformer=transformer,
+            scheduler=scheduler or FlowMatchEulerDiscreteScheduler(shift=3.0),
+            vae=_vae(scaling_factor=1.5305, shift_factor=0.0609),
+            text_encoder=None,
+            tokenizer=None,
+            text_encoder_2=None,
+            tokenizer_2=None,
+            text_encoder_3=None,
+            tokenizer_3=None,
+        )
+    )
+
+
+def flux(scheduler=None):
+    """Flux img2img: a one-block (plus one single block) transformer on 2x2-packed latents of a 2-level
+    VAE, and the flow-matching Euler scheduler with Flux's resolution-dependent shift."""
+    transformer = _seeded(
+        lambda: FluxTransformer2DModel(
+            patch_size=1,
+            in_channels=16,  # 4 latent channels x a 2x2 patch
+            num_layers=1,
+            num_single_layers=1,
+            attention_head_dim=8,
+            num_attention_heads=2,
+            joint_attention_dim=TEXT_DIM,
+            pooled_projection_dim=POOLED_DIM,
+            axes_dims_rope=(2, 2, 4),
+        )
+    )
+    scheduler = scheduler or FlowMatchEulerDiscreteScheduler(
+        shift=3.0, use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15, base_image_seq_len=256, max_image_seq_len=4096
+    )
+    return _quiet(
+        FluxImg2ImgPipeline(
+            transformer=transformer,
+            scheduler=scheduler,
+            vae=_vae(scaling_factor=0.3611, shift_factor=0.1159),
+            text_encoder=None,
+            tokenizer=None,
+            text_encoder_2=None,
+            tokenizer_2=None,
         )
     )

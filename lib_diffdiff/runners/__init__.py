@@ -9,17 +9,27 @@
 
 from .core import DifferentialRun, WeightsNotFoundError, load_pipeline
 from .deepfloyd_if import DeepFloydIF
+from .flow_matching import Flux, StableDiffusion3
 from .kandinsky import Kandinsky22
 from .stable_diffusion import StableDiffusion, StableDiffusionXL
 
-RUNNERS = {"if": DeepFloydIF, "kandinsky": Kandinsky22, "sd": StableDiffusion, "sdxl": StableDiffusionXL}
+RUNNERS = {
+    "if": DeepFloydIF,
+    "kandinsky": Kandinsky22,
+    "sd": StableDiffusion,
+    "sdxl": StableDiffusionXL,
+    "sd3": StableDiffusion3,
+    "flux": Flux,
+}
 
 __all__ = [
     "RUNNERS",
     "DeepFloydIF",
     "DifferentialRun",
+    "Flux",
     "Kandinsky22",
     "StableDiffusion",
+    "StableDiffusion3",
     "StableDiffusionXL",
     "WeightsNotFoundError",
     "load_pipeline",

@@ -49,6 +49,11 @@ class SinglePipelineRunner:
     def __init__(self, pipe):
         self.pipe = pipe
 
+    @property
+    def pixels_per_latent(self) -> int:
+        """Image pixels per latent pixel along a side, to fit the map to the working image."""
+        return self.pipe.image_processor.config.vae_scale_factor
+
     @classmethod
     def load(cls, model: str | None = None, *, device: str = "cuda", dtype=torch.float16, offload: bool = False, variant=None):
         """Load the weights (hub id or local folder) and place the pipeline on `device`."""
@@ -78,16 +83,21 @@ class SinglePipelineRunner:
             options=map_options,
             future_hinting=future_hinting,
             release_rule=release_rule,
-            pixels_per_latent=self.pipe.image_processor.config.vae_scale_factor,
+            pixels_per_latent=self.pixels_per_latent,
         )
+        image = read_image(image)
         output = run(
-            image=read_image(image),
+            image=image,
             prompt=prompt,
             negative_prompt=negative_prompt,
             num_inference_steps=int(steps),
             strength=check_strength(strength),
             guidance_scale=self.default_guidance if guidance is None else guidance,
             generator=seeded_generator(seed),
-            **pipeline_kwargs,
+            **{**self.working_size(image), **pipeline_kwargs},
         )
         return output.images[0]
+
+    def working_size(self, image) -> dict:
+        """Pipeline arguments for the working size, where a pipeline would not work at the image's own."""
+        return {}

@@ -2,9 +2,10 @@
 
 Two hooks carry Differential Diffusion into an unmodified pipeline call:
 
-- the scheduler's `add_noise`, wrapped for the duration of the call, hands over the clean start
-  (the encoded init image, or its pixels for DeepFloyd IF) and the very noise the pipeline drew
-  for it (only its first call counts, so a second noising of a conditioning image is left alone);
+- the scheduler's `add_noise` (`scale_noise` for flow-matching schedulers), wrapped for the
+  duration of the call, hands over the clean start (the encoded init image, or its pixels for
+  DeepFloyd IF) and the very noise the pipeline drew for it (only its first call counts, so a
+  second noising of a conditioning image is left alone);
 - the step callback (`callback_on_step_end`, or the older `callback` with `callback_steps=1` where a
   pipeline has only that) injects, in place, into the latents the pipeline carries, so every UNet
   evaluation after the first sees held pixels at the original noised to its level. The first
@@ -16,7 +17,11 @@ The release schedule is built from the pipeline's own timesteps after strength t
 from the scheduler at the first callback. DDPM-type schedulers (latents sqrt(a) x0 + sqrt(1 - a) n,
 `init_noise_sigma` 1) are injected by timestep; k-diffusion-type ones (Euler, Heun, LMS, DPM2, ...:
 latents x0 + sigma n, scaled only for the UNet) by the sigma the scheduler assigns to the next
-evaluation, midpoints of second-order schedulers included.
+evaluation, midpoints of second-order schedulers included. Flow-matching schedulers (SD3, Flux:
+latents (1 - s) x0 + s n, noised with `scale_noise`) likewise by their next sigma s.
+
+Flux carries its latents packed in 2x2 patches, one token of 4C values per patch: the original,
+the noise and the map are packed the same way, so each latent pixel keeps its own strength.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from collections.abc import Callable
 
 import torch
 
-from ..injection import CONTINUOUS, Injector, SigmaSpace, TimestepSpace
+from ..injection import CONTINUOUS, FlowSpace, Injector, SigmaSpace, TimestepSpace
 from ..maps import MapOptions, prepare_change_map
 from ..schedule import ReleaseSchedule, timestep_to_sigma
 
@@ -95,6 +100,7 @@ class DifferentialRun:
         self.change: torch.Tensor | None = None
         self._levels: Callable[[int], torch.Tensor] | None = None
         self._loop_length = 0
+        self._patch = 0
 
     def __call__(self, **call_kwargs):
         """Call the pipeline with Differential Diffusion; returns the pipeline's own output."""
@@ -117,18 +123,23 @@ class DifferentialRun:
         else:
             raise TypeError(f"{type(self.pipe).__name__} offers no step callback to attach Differential Diffusion to")
         scheduler = self.scheduler
-        pipeline_add_noise = scheduler.add_noise
+        noising = "scale_noise" if is_flow_matching(scheduler) else "add_noise"
+        pipeline_noising = getattr(scheduler, noising)
+        signature = inspect.signature(pipeline_noising)
 
-        def add_noise(original_samples, noise, *args, **kwargs):
+        def capturing_noising(*args, **kwargs):
             if self.original is None:
-                self.original, self.noise = original_samples, noise
-            return pipeline_add_noise(original_samples, noise, *args, **kwargs)
+                # add_noise(original_samples, noise, timesteps), scale_noise(sample, timestep, noise)
+                arguments = signature.bind(*args, **kwargs).arguments
+                self.original = arguments["sample"] if "sample" in arguments else arguments["original_samples"]
+                self.noise = arguments["noise"]
+            return pipeline_noising(*args, **kwargs)
 
-        scheduler.add_noise = add_noise
+        setattr(scheduler, noising, capturing_noising)
         try:
             return self.pipe(**call_kwargs)
         finally:
-            del scheduler.add_noise
+            delattr(scheduler, noising)
 
     def on_step_end(self, pipe, i, t, callback_kwargs):
         self.on_step(i, t, callback_kwargs["latents"])
@@ -137,27 +148,36 @@ class DifferentialRun:
     def on_step(self, i, t, latents):
         """After step `i`: inject for the next evaluation, or finish after the last."""
         if self.injector is None:
-            self._start(t)
+            self._start(t, latents)
+        if self._patch:
+            latents = latents.unsqueeze(1)  # packed (B, tokens, 4C) as a (B, 1, tokens, 4C) view
         if i + 1 < self._loop_length:
             self.injector.inject_(latents, self._levels(i + 1))
         else:
             latents.copy_(self.injector.finish(latents))
 
-    def _start(self, first_timestep):
+    def _start(self, first_timestep, latents):
         if self.original is None:
-            raise RuntimeError(f"{type(self.pipe).__name__} did not noise an init image through its scheduler's add_noise")
+            raise RuntimeError(f"{type(self.pipe).__name__} did not noise an init image through its scheduler's add_noise or scale_noise")
         scheduler = self.scheduler
         height, width = self.original.shape[-2:]
         scale = self.pixels_per_latent
         self.change = prepare_change_map(
             self.change_map, width * scale, height * scale, (height, width), self.options, self.resize_mode, field="map"
         )
-        if float(scheduler.init_noise_sigma) == 1.0:
+        if is_flow_matching(scheduler):
+            schedule, space = self._sigma_schedule(levels=lambda i: scheduler.sigmas[scheduler.step_index]), FlowSpace()
+        elif float(scheduler.init_noise_sigma) == 1.0:
             schedule, space = self._timestep_schedule(first_timestep)
         else:
-            schedule, space = self._sigma_schedule()
+            schedule, space = self._sigma_schedule(), SigmaSpace()
+        original, noise, change = self.original, self.noise, self.change
+        self._patch = packed_patch_size(latents, original)
+        if self._patch:
+            original, noise = (pack_patches(t, self._patch).unsqueeze(1) for t in (original, noise))
+            change = pack_patches(change.expand(1, self.original.shape[1], height, width), self._patch).unsqueeze(1)
         self.injector = Injector(
-            self.original, self.noise, self.change, schedule, future_hinting=self.future_hinting, space=space, release_rule=self.release_rule
+            original, noise, change, schedule, future_hinting=self.future_hinting, space=space, release_rule=self.release_rule
         )
 
     def _timestep_schedule(self, first_timestep):
@@ -174,15 +194,43 @@ class DifferentialRun:
         schedule = ReleaseSchedule.from_timesteps(torch.unique_consecutive(loop), alphas_cumprod)
         return schedule, _TimestepSpaceBySigma(alphas_cumprod)
 
-    def _sigma_schedule(self):
-        """k-diffusion-type schedulers: read the sigmas from the step index the first step has advanced."""
+    def _sigma_schedule(self, levels=None):
+        """k-diffusion-type and flow-matching schedulers: read the sigmas from the step index the first
+        step has advanced. Flow-matching ones keep the next evaluation's sigma at that index, in the
+        second stage of Heun too, so `levels` reads it there."""
         scheduler = self.scheduler
         start = scheduler.step_index - 1
         self._loop_length = len(scheduler.timesteps) - start
-        self._levels = lambda i: _evaluation_sigma(scheduler)
+        self._levels = levels or (lambda i: _evaluation_sigma(scheduler))
         sigmas = scheduler.sigmas[start:].to(self.original.device, torch.float32)
         steps = torch.unique_consecutive(sigmas[sigmas > 0])
-        return ReleaseSchedule(steps), SigmaSpace()
+        return ReleaseSchedule(steps)
+
+
+def is_flow_matching(scheduler) -> bool:
+    """Flow-matching schedulers (FlowMatchEuler/Heun/LCM...) noise an init latent with `scale_noise`."""
+    return callable(getattr(scheduler, "scale_noise", None))
+
+
+def packed_patch_size(latents: torch.Tensor, original: torch.Tensor) -> int:
+    """0 where the pipeline carries latents as they were noised; p where it packs them into p x p
+    patch tokens (Flux: (B, C, h, w) -> (B, h/2 * w/2, 4C))."""
+    if latents.shape == original.shape:
+        return 0
+    batch, channels, height, width = original.shape
+    patch = round((latents.shape[-1] / channels) ** 0.5) if latents.ndim == 3 else 0
+    if patch < 1 or latents.shape != (batch, (height // patch) * (width // patch), channels * patch * patch):
+        raise ValueError(
+            f"latents of shape {tuple(latents.shape)} are neither the noised latent's shape {tuple(original.shape)} nor its patches"
+        )
+    return patch
+
+
+def pack_patches(latents: torch.Tensor, patch: int) -> torch.Tensor:
+    """(B, C, h, w) -> (B, (h/p)(w/p), C p p): tokens row by row, each channel-major over its p x p patch (Flux's layout)."""
+    batch, channels, height, width = latents.shape
+    blocks = latents.reshape(batch, channels, height // patch, patch, width // patch, patch)
+    return blocks.permute(0, 2, 4, 1, 3, 5).reshape(batch, (height // patch) * (width // patch), channels * patch * patch)
 
 
 class _TimestepSpaceBySigma(TimestepSpace):

@@ -12,16 +12,16 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "webui_stub"))
 
 from modules import errors, shared  # noqa: E402
-from tiny_models import TinyLatentDiffusion  # noqa: E402
+from tiny_models import build_tiny_model  # noqa: E402
 from webui_harness import SIZE, StandInWebUI  # noqa: E402
 
 
 @functools.cache
-def _tiny_model(kind: str) -> TinyLatentDiffusion:
-    return TinyLatentDiffusion(kind)
+def _tiny_model(kind: str):
+    return build_tiny_model(kind)
 
 
-def tiny_model(kind: str) -> TinyLatentDiffusion:
+def tiny_model(kind: str):
     """One model per kind for the whole session (building the bank is the slow part), its records cleared."""
     model = _tiny_model(kind)
     model.decoded.clear()

@@ -73,12 +73,11 @@ def test_every_setting_goes_into_the_infotext_and_pastes_back(webui, source_valu
     drawn = map_image if values["source"] == "upload" else preset_map(values["source"], SIZE, SIZE, Settings(**values))
     assert params[MAP_HASH_KEY] == map_hash(read_map(drawn))
     pasted = infotext_utils.paste_values(params, webui.runner.infotext_fields)
-    by_key = {key: value for (_, key), value in zip(webui.runner.infotext_fields, pasted)}
+    by_component = {id(component): value for (component, _), value in zip(webui.runner.infotext_fields, pasted)}
     expected = {**{setting.name: setting.default for setting in SETTINGS}, **values}
-    for setting in SETTINGS:
-        if setting.infotext:  # settings of another source are left out, and pasting leaves them alone
-            written = setting.only_for_source in (None, expected["source"])
-            assert by_key[setting.infotext] == (expected[setting.name] if written else None), setting.name
+    for setting, component in zip(SETTINGS, webui.components):
+        if setting.infotext:  # settings of another source are left out, and pasting sets them to their default
+            assert by_component[id(component)] == expected[setting.name], setting.name
     assert set(webui.runner.paste_field_names) == {s.infotext for s in SETTINGS if s.infotext}
 
 
@@ -170,12 +169,18 @@ def square_mask(size: int, box: tuple) -> Image.Image:
     return mask
 
 
-def test_soft_inpainting_keeps_every_pixel_the_map_keeps_exactly(webui):
+@pytest.mark.parametrize(
+    ("model", "sampler"),
+    [("sd1", "DPM++ 2M"), ("sd3", "Euler"), ("sd3", "DPM++ 2M"), ("sd3", "LCM")],
+    ids=["SD1-DPM++ 2M", "SD3-Euler", "SD3-DPM++ 2M", "SD3-LCM"],
+)
+def test_soft_inpainting_keeps_every_pixel_the_map_keeps_exactly(webui, model, sampler):
     original = scene()
     mask = square_mask(SIZE, (16, 16, 48, 48))
     p = webui.job(
+        model=model,
         init=original,
-        sampler="DPM++ 2M",
+        sampler=sampler,
         mask=mask,
         mask_blur=4,
         inpaint_full_res=False,

@@ -1,0 +1,110 @@
+"""One stand-in page server and one headless Chromium per test module.
+
+Chromium and its driver come from Debian (`apt-get install chromium chromium-driver`); without
+them these tests skip, except in CI (CI set), where they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "webui_stub"))  # the stand-in `modules`
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,2400",
+]
+
+
+def _require_chromium() -> None:
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
+    if missing:
+        message = f"browser tests need {', '.join(missing)}: apt-get install chromium chromium-driver"
+        if os.environ.get("CI"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def page_url():
+    _require_chromium()
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import gradio.routes
+
+    from standin_page import HEAD_SCRIPTS, build_page, head_scripts_installed
+
+    demo, _ = build_page()
+    original = gradio.routes.templates.TemplateResponse
+    gradio.routes.templates.TemplateResponse = head_scripts_installed(original)
+    port = _free_port()
+    try:
+        demo.queue().launch(
+            server_name="127.0.0.1",
+            server_port=port,
+            prevent_thread_lock=True,
+            quiet=True,
+            show_api=False,
+            allowed_paths=[str(path) for path in HEAD_SCRIPTS],
+        )
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+        gradio.routes.templates.TemplateResponse = original
+
+
+@pytest.fixture(scope="module")
+def browser(page_url):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    profile = tempfile.mkdtemp(prefix="diffdiff-chromium-")
+    options.add_argument(f"--user-data-dir={profile}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+_outcomes: list[tuple[str, str]] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or report.outcome != "passed":
+        _outcomes.append((report.nodeid, f"{report.outcome} ({report.when})" if report.when != "call" else report.outcome))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Each browser test by name with its outcome, so a CI log shows that they ran (and did not skip)."""
+    if _outcomes:
+        terminalreporter.section("browser tests")
+        for nodeid, outcome in _outcomes:
+            terminalreporter.write_line(f"{outcome.upper()} {nodeid}")
