@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .fan import FAN_COUNT_LIMITS, FAN_LAYOUTS, FanOptions
-from .injection import Injector
+from .injection import CONTINUOUS, RELEASE_RULES, STEPPED, Injector
 from .maps import CONVENTIONS, WHITE_KEEPS, MapError, MapOptions
 from .presets import PRESETS, STRENGTH_FAN
 
@@ -37,6 +37,7 @@ class Setting:
     choices: tuple = ()
     sweepable: bool = False  # offered as an XYZ-plot axis
     only_for_source: str | None = None  # used (and written to infotext) only with this map source
+    before: Any = None  # the value jobs had before this setting existed (None: its default), for pasted parameters without its key
 
     def parse(self, value: Any) -> Any:
         """Check one raw value (from the UI, JSON or infotext) and return it typed, or raise MapError."""
@@ -173,6 +174,18 @@ SETTINGS: tuple[Setting, ...] = (
         sweepable=True,
         only_for_source=STRENGTH_FAN,
     ),
+    Setting(
+        "release",
+        "Release",
+        str,
+        CONTINUOUS,
+        "Continuous: each pixel also gets its fraction of a step, so change grows smoothly with strength even at few steps; "
+        "stepped: the paper's whole steps, floor(strength x steps)",
+        "DiffDiff release",
+        choices=RELEASE_RULES,
+        sweepable=True,
+        before=STEPPED,
+    ),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 
@@ -194,6 +207,7 @@ class Settings:
     fan_count: float = float(FanOptions.count)
     fan_from: float = FanOptions.start
     fan_to: float = FanOptions.end
+    release: str = CONTINUOUS
 
     @classmethod
     def from_values(cls, values: dict) -> Settings:
@@ -219,7 +233,7 @@ class Settings:
         """The job's Injector, or None when disabled: a disabled job must run exactly as plain img2img."""
         if not self.enabled:
             return None
-        return Injector(original, noise, change, schedule, future_hinting=self.future_hinting, space=space)
+        return Injector(original, noise, change, schedule, future_hinting=self.future_hinting, space=space, release_rule=self.release)
 
     def map_options(self) -> MapOptions:
         return MapOptions(self.convention, self.invert, self.blur, self.contrast, self.strength)

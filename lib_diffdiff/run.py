@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from .cli import ArgumentParser, InputError, check_image_file, check_output_file, fail, number, seed_number, whole_number
+from .injection import CONTINUOUS, STEPPED
 from .maps import CONVENTIONS, WHITE_KEEPS, MapError
 from .params import Settings
 
@@ -110,6 +111,9 @@ def _add_common(parser: ArgumentParser, runner_class) -> None:
     parser.add_argument("--invert-map", action="store_true", help="swap keep and change")
     parser.add_argument("--map-blur", type=number(0.0), default=0.0, help="Gaussian blur of the map, in pixels")
     parser.add_argument("--no-future-hinting", action="store_true", help="the paper's ablation: inject regions only at their release")
+    parser.add_argument(
+        "--stepped-release", action="store_true", help="the paper's release rule: a pixel takes part in floor(strength * steps) whole steps"
+    )
 
 
 def check_device(name: str) -> None:
@@ -190,7 +194,12 @@ def load_runner(args):
 def settings_of(args) -> Settings:
     """The Differential Diffusion settings the arguments give (the map itself is passed separately)."""
     return Settings(
-        enabled=True, convention=args.convention, invert=args.invert_map, blur=args.map_blur, future_hinting=not args.no_future_hinting
+        enabled=True,
+        convention=args.convention,
+        invert=args.invert_map,
+        blur=args.map_blur,
+        future_hinting=not args.no_future_hinting,
+        release=STEPPED if args.stepped_release else CONTINUOUS,
     )
 
 
@@ -221,6 +230,7 @@ def edit(runner, args, image, change_map):
         seed=args.seed,
         map_options=settings.map_options(),
         future_hinting=settings.future_hinting,
+        release_rule=settings.release,
         **extra,
     )
 

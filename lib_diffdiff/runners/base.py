@@ -7,6 +7,7 @@ import os
 import torch
 from PIL import Image
 
+from ..injection import CONTINUOUS
 from ..maps import MapOptions
 from .core import DifferentialRun, load_pipeline, place, seeded_generator
 
@@ -72,6 +73,7 @@ class SinglePipelineRunner:
         seed: int = 0,
         map_options: MapOptions | None = None,
         future_hinting: bool = True,
+        release_rule: str = CONTINUOUS,
         **pipeline_kwargs,
     ):
         """Edit `image` as `change_map` allows; returns the first image of the pipeline's output."""
@@ -80,6 +82,7 @@ class SinglePipelineRunner:
             change_map,
             options=map_options,
             future_hinting=future_hinting,
+            release_rule=release_rule,
             pixels_per_latent=self.pixels_per_latent,
         )
         image = read_image(image)

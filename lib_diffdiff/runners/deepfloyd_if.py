@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from ..injection import CONTINUOUS
 from ..maps import MapOptions
 from .base import check_strength, diffusers_class, read_image
 from .core import DifferentialRun, load_pipeline, place, seeded_generator
@@ -87,6 +88,7 @@ class DeepFloydIF:
         seed: int = 0,
         map_options: MapOptions | None = None,
         future_hinting: bool = True,
+        release_rule: str = CONTINUOUS,
         output_type: str = "pil",
     ):
         """Edit `image` as `change_map` allows; returns stage II's image, or stage III's where there is one."""
@@ -99,7 +101,7 @@ class DeepFloydIF:
         image = read_image(image)
         strength = check_strength(strength)
         embeddings = dict(prompt_embeds=prompt_embeds, negative_prompt_embeds=negative_prompt_embeds)
-        stage_options = dict(options=map_options, future_hinting=future_hinting, pixels_per_latent=1)
+        stage_options = dict(options=map_options, future_hinting=future_hinting, release_rule=release_rule, pixels_per_latent=1)
         small = DifferentialRun(self.stage_1, change_map, **stage_options)(
             image=image,
             num_inference_steps=int(steps),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..injection import CONTINUOUS
 from ..maps import MapOptions
 from .base import check_strength, diffusers_class, read_image
 from .core import DifferentialRun, load_pipeline, place, seeded_generator
@@ -85,6 +86,7 @@ class Kandinsky22:
         seed: int = 0,
         map_options: MapOptions | None = None,
         future_hinting: bool = True,
+        release_rule: str = CONTINUOUS,
         **pipeline_kwargs,
     ):
         """Edit `image` as `change_map` allows; the working size defaults to the image's, in multiples of 64."""
@@ -105,6 +107,7 @@ class Kandinsky22:
             change_map,
             options=map_options,
             future_hinting=future_hinting,
+            release_rule=release_rule,
             pixels_per_latent=self.decoder.image_processor.config.vae_scale_factor,
         )
         output = run(
