@@ -159,12 +159,13 @@ def inpainting_conditioning(injector: Injector, image_cond: torch.Tensor, level:
     """An inpainting checkpoint's mask and masked-image latent following this step's released pixels.
 
     Released pixels are marked to be painted and keep the WebUI's masked-image latent; held pixels are
-    marked known and show the original latent (a latent-space stand-in for encoding the picture again).
+    marked known and show the original latent (a latent-space stand-in for encoding the picture again);
+    a pixel partly released (continuous rule, at its release step) gets both by its released share.
     """
     position = injector.schedule.position(injector.space.sigma(torch.as_tensor(level, device=image_cond.device)))
-    released = injector.release <= position.reshape(-1, 1, 1, 1)
-    mask = released.to(image_cond.dtype).expand(image_cond.shape[0], 1, *image_cond.shape[-2:])
-    latent = torch.where(released, image_cond[:, 1:], injector.original.to(image_cond.dtype))
+    released = injector.released(position.reshape(-1, 1, 1, 1)).to(image_cond.dtype)
+    mask = released.expand(image_cond.shape[0], 1, *image_cond.shape[-2:])
+    latent = torch.lerp(injector.original.to(image_cond.dtype), image_cond[:, 1:], released)
     return torch.cat([mask, latent], dim=1)
 
 

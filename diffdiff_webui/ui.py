@@ -111,7 +111,8 @@ def read_pasted(params: dict, report: bool = False) -> Pasted:
     """The controls' values for pasted parameters, so that Generate runs the pasted job again.
 
     Without `DiffDiff: True` the extension is turned off and the other controls are left alone. With
-    it, a setting whose key is missing (an older version wrote it) takes its default, and a value its
+    it, a setting whose key is missing (an older version wrote it) takes its default (or the value jobs had
+    before the setting existed: the stepped release), and a value its
     control cannot hold takes the default, or the nearest end of the range for a number out of range,
     and is named in `ignored` (printed to the console when `report`).
     """
@@ -141,7 +142,7 @@ def _pasted_job(params: dict) -> Pasted:
             if note:
                 ignored.append(note)
         elif setting.infotext:
-            values[setting.name] = setting.default
+            values[setting.name] = setting.default if setting.before is None else setting.before
     try:  # the checks that span settings (a whole number of fan parts)
         Settings(**values).fan_options()
     except SettingsError as error:

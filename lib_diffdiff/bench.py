@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from .demo import edit, euler, schedule
+from .injection import STEPPED
 from .maps import MapOptions, to_change
 from .metrics import all_change_map, gradient_map, normalised_trend, pearson
 from .plot import plot_trends
@@ -43,6 +44,7 @@ Method = Callable[[torch.Tensor, torch.Tensor, object, int, torch.Tensor], torch
 
 METHODS: dict[str, Method] = {
     "Differential Diffusion": lambda image, change, model, steps, noise: edit(image, change, model, steps, noise),
+    "DD, stepped release": lambda image, change, model, steps, noise: edit(image, change, model, steps, noise, release_rule=STEPPED),
     "DD without future hinting": lambda image, change, model, steps, noise: edit(image, change, model, steps, noise, future_hinting=False),
     "img2img, strength 0.5": lambda image, change, model, steps, noise: img2img(image, model, steps, noise, 0.5),
     # Changed part regenerated, kept part replaced by the noised picture at every step (Blended

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from .fan import annotate_fan, fan_parts
-from .injection import Injector
+from .injection import CONTINUOUS, Injector
 from .maps import MapOptions, prepare_change_map
 from .params import Settings
 from .presets import STRENGTH_FAN, preset_map
@@ -76,11 +76,13 @@ def edit(
     noise: torch.Tensor,
     future_hinting: bool = True,
     sigmas: torch.Tensor | None = None,
+    release_rule: str = CONTINUOUS,
 ) -> torch.Tensor:
     """One img2img run at denoising strength 1 with a per-pixel change map; image is (B, C, H, W).
     `sigmas` defaults to the benchmark's `schedule(steps)`."""
     sigmas = schedule(steps) if sigmas is None else sigmas
-    injector = Injector(image, noise, change, ReleaseSchedule.from_sampler_sigmas(sigmas), future_hinting=future_hinting)
+    release_schedule = ReleaseSchedule.from_sampler_sigmas(sigmas)
+    injector = Injector(image, noise, change, release_schedule, future_hinting=future_hinting, release_rule=release_rule)
     return injector.finish(euler(injector.wrap(denoiser), image + noise * sigmas[0], sigmas))
 
 

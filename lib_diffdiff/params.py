@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import SettingsError
 from .fan import FAN_SETTINGS, STRENGTH_FAN, FanOptions
-from .injection import Injector
+from .injection import CONTINUOUS, RELEASE_RULES, STEPPED, Injector
 from .maps import MAP_SETTINGS, MapOptions
 from .presets import PRESETS
 from .setting import Setting
@@ -40,6 +40,20 @@ SETTINGS: tuple[Setting, ...] = (
         cli_flag="--no-future-hinting",
     ),
     *FAN_SETTINGS,
+    Setting(
+        "release",
+        "Release",
+        str,
+        CONTINUOUS,
+        "Continuous: each pixel also gets its fraction of a step, so change grows smoothly with strength even at few steps; "
+        "stepped: the paper's whole steps, floor(strength x steps)",
+        "DiffDiff release",
+        choices=RELEASE_RULES,
+        sweepable=True,
+        before=STEPPED,
+        cli_flag="--stepped-release",
+        cli_switch_to=STEPPED,
+    ),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 
@@ -72,7 +86,7 @@ class _SettingsMethods:
         """The job's Injector, or None when disabled: a disabled job must run exactly as plain img2img."""
         if not self.enabled:
             return None
-        return Injector(original, noise, change, schedule, future_hinting=self.future_hinting, space=space)
+        return Injector(original, noise, change, schedule, future_hinting=self.future_hinting, space=space, release_rule=self.release)
 
     def map_options(self) -> MapOptions:
         return MapOptions(**{setting.name: getattr(self, setting.name) for setting in MAP_SETTINGS})

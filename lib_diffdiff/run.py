@@ -105,9 +105,13 @@ def _add_common(parser: ArgumentParser, runner_class) -> None:
 
 
 def _add_setting(parser: ArgumentParser, setting: Setting) -> None:
-    """A flag made from a Setting: a switch for a boolean (it turns the default around), a choice, or a bounded number."""
+    """A flag made from a Setting: a switch for a boolean (it turns the default around) or to the
+    setting's `cli_switch_to` choice, a choice, or a bounded number."""
     common = dict(dest=setting_dest(setting), default=setting.default)
-    if setting.kind is bool:
+    if setting.cli_switch_to is not None:
+        switch_help = f"{setting.cli_switch_to} instead of {setting.default}: {setting.tooltip}"
+        parser.add_argument(setting.cli_flag, action="store_const", const=setting.cli_switch_to, help=switch_help, **common)
+    elif setting.kind is bool:
         if setting.default:
             parser.add_argument(setting.cli_flag, action="store_false", help=f"turn off {setting.label.lower()}: {setting.tooltip}", **common)
         else:

@@ -67,5 +67,6 @@ def edit(runner, args, image, change_map):
         seed=args.seed,
         map_options=settings.map_options(),
         future_hinting=settings.future_hinting,
+        release_rule=settings.release,
         **extra,
     )

@@ -7,7 +7,9 @@ own levels (DPM fast/adaptive) gets a fractional position, interpolated in log-s
 level the position runs linearly on to N at sigma 0.
 
 A pixel with change strength c is released at position N * (1 - c): it takes part in the last
-c * N steps, so a pixel at full change takes part in every step and one at 0 in none.
+c * N steps, so a pixel at full change takes part in every step and one at 0 in none. The stepped
+rule rounds that to whole steps (`free_steps`); the continuous rule (injection.py) also gives the
+fraction of a step left over (`release_boundaries`).
 """
 
 from __future__ import annotations
@@ -62,6 +64,15 @@ class ReleaseSchedule:
     def release_positions(self, change: torch.Tensor) -> torch.Tensor:
         """Position from which each pixel of `change` is left to the sampler."""
         return self.steps * (1.0 - change.float()) - _RELEASE_TOLERANCE
+
+    def release_boundaries(self, change: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """For the continuous rule: the step boundary k >= N(1 - c) the stepped rule releases each pixel
+        at, and the share of one more step, k - N(1 - c) in [0, 1), the pixel is owed on top of its N - k
+        steps; the share is exactly 0 on step boundaries (within float rounding)."""
+        exact = self.steps * (1.0 - change.float())
+        boundary = (exact - _RELEASE_TOLERANCE).ceil().clamp_min(0.0)
+        share = (boundary - exact).clamp_min(0.0)
+        return boundary, torch.where(share < _RELEASE_TOLERANCE, torch.zeros_like(share), share)
 
     def free_steps(self, change: torch.Tensor) -> torch.Tensor:
         """How many of the N steps each pixel takes part in (steps at positions 0..N-1)."""

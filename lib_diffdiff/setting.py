@@ -31,7 +31,9 @@ class Setting:
     choices: tuple = ()
     sweepable: bool = False  # offered as an XYZ-plot axis
     only_for_source: str | None = None  # used (shown in the UI, written to infotext) only with this map source
+    before: Any = None  # the value jobs had before this setting existed (None: its default), for pasted parameters without its key
     cli_flag: str | None = None  # the runner CLI's flag for it; None: not a runner setting
+    cli_switch_to: Any = None  # for a choice: the flag is a switch to this value (it takes none)
 
     def parse(self, value: Any) -> Any:
         """Check one raw value (from the UI, JSON, infotext or a command line) and return it typed, or raise SettingsError."""

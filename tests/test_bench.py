@@ -43,16 +43,24 @@ def test_bad_benchmark_sizes_are_refused():
 
 
 def test_readme_shows_what_the_benchmark_measures():
-    """The README's table is the default run's (the command it shows, writing the plot elsewhere)."""
+    """The README's table is the default run's at 4, 8 and 20 steps (the commands it shows), and
+    Differential Diffusion keeps its edge with few steps."""
     readme = (ROOT / "README.md").read_text()
     assert ".venv/bin/python -m lib_diffdiff bench reliability --out docs/trends.png" in readme
+    assert "bench reliability --steps 4`, `--steps 8` and" in readme
     section = readme[readme.index("## Strength fan and the reliability score") :]
-    shown = {name: float(score) for name, score in re.findall(r"^\| (.+?) \| (-?\d\.\d{3}) \|$", section, re.MULTILINE)}
-    measured = reliability().scores
-    assert list(shown) == list(measured)
-    for name, score in measured.items():
-        assert shown[name] == pytest.approx(score, abs=0.002), name
-    assert measured["Differential Diffusion"] >= 0.95
+    assert "| method | R, 4 steps | R, 8 steps | R, 20 steps |" in section
+    number = r"(-?\d\.\d{3})"
+    rows = re.findall(rf"^\| (.+?) \| {number} \| {number} \| {number} \|$", section, re.MULTILINE)
+    shown = {name: [float(score) for score in scores] for name, *scores in rows}
+    measured = {steps: reliability(steps=steps).scores for steps in (4, 8, 20)}
+    assert list(shown) == list(measured[20])
+    for column, steps in enumerate((4, 8, 20)):
+        for name, score in measured[steps].items():
+            assert shown[name][column] == pytest.approx(score, abs=0.002), (name, steps)
+    dd = {steps: scores["Differential Diffusion"] for steps, scores in measured.items()}
+    assert dd[4] >= 0.97 and dd[4] > measured[4]["soft-inpainting blend"] and dd[4] > measured[4]["DD, stepped release"]
+    assert dd[8] >= 0.98 and dd[20] >= 0.95
     assert (ROOT / "docs" / "trends.png").is_file()
 
 

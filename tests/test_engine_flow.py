@@ -14,6 +14,7 @@ from test_engine_samplers import HEIGHT, LEVELS, ONE_EVALUATION_PER_STEP, STEPS,
 from webui_sampling import SAMPLERS
 
 from lib_diffdiff import FlowSpace, Injector, ReleaseSchedule
+from lib_diffdiff.injection import CONTINUOUS, STEPPED
 from lib_diffdiff.reference import PosteriorMeanDenoiser, as_flow_denoiser, builtin_images, shifted_flow_sigmas
 
 FLOW_SAMPLERS = sorted(name for name, spec in SAMPLERS.items() if not spec.timestep)
@@ -42,7 +43,7 @@ def flow_sigmas(spec, steps):
     return torch.cat([sigmas[:-2], sigmas[-1:]]) if discard else sigmas
 
 
-def run(name, scene, change=None, denoising=1.0, record=None):
+def run(name, scene, change=None, denoising=1.0, record=None, release_rule=CONTINUOUS):
     spec = SAMPLERS[name]
     model, original, noise = scene
     t_enc = int(min(denoising, 0.999) * STEPS)
@@ -68,6 +69,7 @@ def run(name, scene, change=None, denoising=1.0, record=None):
             ReleaseSchedule(sigma_sched[:-1]),
             space=FlowSpace(),
             observer=record.observe if record is not None else None,
+            release_rule=release_rule,
         )
         model = injector.wrap(model)
     torch.manual_seed(0)
@@ -118,7 +120,7 @@ def test_each_level_is_released_at_its_step_on_a_flow_model(name, denoising, sce
     _, original, noise = scene
     record = Recorder(None)
     change = banded_change()
-    _, injector = run(name, scene, change=change, record=record, denoising=denoising)
+    _, injector = run(name, scene, change=change, record=record, denoising=denoising, release_rule=STEPPED)  # the stepped rule's shares
     steps = injector.schedule.steps
     check_masks(record, change, steps, future_hinting=True)
     for seen, level, mask in zip(record.inputs, record.levels, record.injected):

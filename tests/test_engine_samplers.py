@@ -9,6 +9,7 @@ import torch
 from webui_sampling import SAMPLERS, img2img, unipc
 
 from lib_diffdiff import Injector, ReleaseSchedule, TimestepSpace
+from lib_diffdiff.injection import CONTINUOUS, RELEASE_RULES, STEPPED
 from lib_diffdiff.params import Settings
 from lib_diffdiff.reference import PosteriorMeanDenoiser, as_noise_predictor, builtin_images, linear_alphas_cumprod
 
@@ -18,10 +19,10 @@ STEPS = 16
 ALPHAS = linear_alphas_cumprod()
 
 
-def banded_change(shift: int = 0) -> torch.Tensor:
-    """Five vertical bands of 4 latent columns, one per level, left to right (rotated by `shift` bands)."""
-    levels = torch.tensor(LEVELS).roll(shift)
-    return levels.repeat_interleave(WIDTH // len(LEVELS)).expand(HEIGHT, WIDTH).clone()
+def banded_change(shift: int = 0, levels=LEVELS, width: int = WIDTH, height: int = HEIGHT) -> torch.Tensor:
+    """Vertical bands of equal width, one per level, left to right (rotated by `shift` bands)."""
+    levels = torch.tensor(levels).roll(shift)
+    return levels.repeat_interleave(width // len(levels)).expand(height, width).clone()
 
 
 @pytest.fixture(scope="module")
@@ -33,34 +34,36 @@ def scene():
 
 
 @functools.cache
-def unconditional():
+def unconditional(height=HEIGHT, width=WIDTH):
     """DDIM CFG++'s unconditional noise prediction: a second weight-free model, over other images and
     wider, so guidance toward the scene's own model is not a no-op (the scene's model is the conditional)."""
-    bank = builtin_images(12, size=WIDTH, seed=5)[:, :, :HEIGHT, :]
+    bank = builtin_images(12, size=width, seed=5)[:, :, :height, :]
     return as_noise_predictor(PosteriorMeanDenoiser(bank, tile=TILE, spread=0.6), ALPHAS)
 
 
 class Recorder:
-    """Wraps the inner model: keeps each evaluation's input and level, and the injector's masks."""
+    """Wraps the inner model: keeps each evaluation's input and level, and the injector's weights
+    (`injected`: where a pixel was overwritten entirely)."""
 
     def __init__(self, model):
-        self.model, self.inputs, self.levels, self.positions, self.injected = model, [], [], [], []
+        self.model, self.inputs, self.levels, self.positions, self.weights, self.injected = model, [], [], [], [], []
 
     def __call__(self, x, level, **kwargs):
         self.inputs.append(x.clone())
         self.levels.append(torch.as_tensor(level).flatten()[0].clone())
         return self.model(x, level, **kwargs)
 
-    def observe(self, position, injected):
+    def observe(self, position, weight):
         self.positions.append(float(position.flatten()[0]))
-        self.injected.append(injected.clone())
+        self.weights.append(weight.clone())
+        self.injected.append(weight == 1)
 
 
-def run(name, scene, change=None, future_hinting=True, denoising=1.0, record=None):
+def run(name, scene, change=None, future_hinting=True, denoising=1.0, record=None, release_rule=CONTINUOUS, steps=STEPS):
     spec = SAMPLERS[name]
     denoiser, original, noise = scene
     model = as_noise_predictor(denoiser, ALPHAS) if spec.timestep else denoiser
-    job = img2img(spec, original, noise, STEPS, denoising, unconditional=unconditional())
+    job = img2img(spec, original, noise, steps, denoising, unconditional=unconditional(*original.shape[-2:]))
     if record is not None:
         record.model = model
         model = record
@@ -78,6 +81,7 @@ def run(name, scene, change=None, future_hinting=True, denoising=1.0, record=Non
         future_hinting=future_hinting,
         space=space,
         observer=record.observe if record is not None else None,
+        release_rule=release_rule,
     )
     if spec.function is unipc:  # UniPC's corrected state is never a model input: inject it after each update
         return job.run(injector.wrap(model), callback=state_injection(injector, job.step_levels)), injector
@@ -108,19 +112,21 @@ def test_disabled_settings_build_no_injector(scene):
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_all_change_map_is_plain_img2img_bit_for_bit(name, scene):
+@pytest.mark.parametrize("release_rule", RELEASE_RULES)
+def test_all_change_map_is_plain_img2img_bit_for_bit(name, release_rule, scene):
     plain, _ = run(name, scene)
-    ours, _ = run(name, scene, change=torch.ones(HEIGHT, WIDTH))
-    assert torch.equal(plain, ours)
+    ours, injector = run(name, scene, change=torch.ones(HEIGHT, WIDTH), release_rule=release_rule)
+    assert torch.equal(plain, ours) and torch.equal(injector.finish(ours), ours)
 
 
 @pytest.mark.parametrize("name", ALL)
 @pytest.mark.parametrize("denoising", [1.0, 0.6])
-def test_all_keep_map_returns_the_original_latent(name, denoising, scene):
+@pytest.mark.parametrize("release_rule", RELEASE_RULES)
+def test_all_keep_map_returns_the_original_latent(name, denoising, release_rule, scene):
     _, original, _ = scene
-    final, injector = run(name, scene, change=torch.zeros(HEIGHT, WIDTH), denoising=denoising)
+    final, injector = run(name, scene, change=torch.zeros(HEIGHT, WIDTH), denoising=denoising, release_rule=release_rule)
     result = injector.finish(final)
-    assert ((result - original).norm() / original.norm()) < 1e-5
+    assert torch.equal(result, original)
 
 
 ONE_EVALUATION_PER_STEP = ("Euler", "Euler a", "LMS", "DPM++ 2M", "DPM++ 2M SDE", "DPM++ 3M SDE", "LCM", "DDIM", "DDIM CFG++", "UniPC")
@@ -153,11 +159,12 @@ def check_masks(record, change, steps, future_hinting):
 @pytest.mark.parametrize("name", ALL)
 @pytest.mark.parametrize("denoising", [1.0, 0.5])
 def test_each_level_is_released_when_its_strength_says(name, denoising, scene):
-    """Strengths are shares of the steps img2img actually runs after truncation by denoising strength."""
+    """Strengths are shares of the steps img2img actually runs after truncation by denoising strength
+    (the stepped rule; its levels lie on step boundaries, where the continuous rule gives the same)."""
     _, original, noise = scene
     record = Recorder(None)
     change = banded_change()
-    final, injector = run(name, scene, change=change, record=record, denoising=denoising)
+    final, injector = run(name, scene, change=change, record=record, denoising=denoising, release_rule=STEPPED)
     steps = injector.schedule.steps
     check_masks(record, change, steps, future_hinting=True)
     # evaluations at schedule points sit at the integer position of their step
@@ -213,7 +220,7 @@ def test_change_from_the_original_grows_with_strength(name, scene):
 def test_without_future_hinting_each_region_is_injected_only_at_its_release(name, scene):
     record = Recorder(None)
     change = banded_change()
-    final, injector = run(name, scene, change=change, future_hinting=False, record=record)
+    final, injector = run(name, scene, change=change, future_hinting=False, record=record, release_rule=STEPPED)
     check_masks(record, change, injector.schedule.steps, future_hinting=False)
     for position, mask in zip(record.positions, record.injected):
         assert (injector.release.expand_as(mask)[mask] <= position).all(), "injected before its release"
@@ -222,5 +229,121 @@ def test_without_future_hinting_each_region_is_injected_only_at_its_release(name
         for level in LEVELS:
             expected = 1 if 0 < level * injector.schedule.steps < injector.schedule.steps else 0
             assert (counts[change[0] == level] == expected).all(), (level, counts)
-    hinted, hinted_injector = run(name, scene, change=change, future_hinting=True)
+    hinted, hinted_injector = run(name, scene, change=change, future_hinting=True, release_rule=STEPPED)
     assert not torch.equal(injector.finish(final), hinted_injector.finish(hinted))
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("denoising", [1.0, 0.5])
+@pytest.mark.parametrize("future_hinting", [True, False])
+def test_strengths_on_step_boundaries_give_the_stepped_result_exactly(name, denoising, future_hinting, scene):
+    _, probe = run(name, scene, change=banded_change(), denoising=denoising)
+    steps = probe.schedule.steps  # DDIM can run a step more than asked
+    boundaries = [round(level * steps) / steps for level in LEVELS]
+    stepped_record, continuous_record = Recorder(None), Recorder(None)
+    options = dict(change=banded_change(levels=boundaries), denoising=denoising, future_hinting=future_hinting)
+    stepped, stepped_injector = run(name, scene, record=stepped_record, release_rule=STEPPED, **options)
+    continuous, continuous_injector = run(name, scene, record=continuous_record, **options)
+    assert torch.equal(stepped_injector.finish(stepped), continuous_injector.finish(continuous))
+    assert all(torch.equal(a, b) for a, b in zip(stepped_record.weights, continuous_record.weights))
+
+
+FRACTIONAL_LEVELS = (0.0, 0.03, 0.4, 0.7, 1.0)  # c * N = 0.48, 6.4, 11.2 of 16 steps; 0.24, 3.2, 5.6 of 8
+
+
+def expected_weight(level, position, steps, future_hinting):
+    """The continuous rule restated: the stepped rule at the step boundary k >= N(1 - c) and at the one
+    before it, mixed by the share of a step k - N(1 - c) the pixel is owed. None where floats decide."""
+    exact = steps * (1 - level)
+    boundary = math.ceil(exact - 1e-6)
+    share = max(boundary - exact, 0.0)
+    decisions = []
+    for release in (boundary, boundary - 1):
+        if release <= 0:
+            decisions.append(False)
+        elif abs(position - release) < 1e-3 and position != release or abs(position - release - 1) < 1e-3:
+            return None
+        else:
+            decisions.append(release <= position < release + 1 or (future_hinting and position < release))
+    return (1 - share) * decisions[0] + share * decisions[1]
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("denoising", [1.0, 0.5])
+@pytest.mark.parametrize("future_hinting", [True, False])
+def test_continuous_rule_gives_each_level_its_fraction_of_a_step(name, denoising, future_hinting, scene):
+    """Blend weights as the rule says at every evaluation; with one evaluation per step, a pixel
+    takes part in c * N steps exactly (the stepped rule: floor(c * N))."""
+    _, original, noise = scene
+    change = banded_change(levels=FRACTIONAL_LEVELS)
+    shares = {}
+    for rule in RELEASE_RULES:
+        record = Recorder(None)
+        options = dict(change=change, denoising=denoising, future_hinting=future_hinting, record=record, release_rule=rule)
+        final, injector = run(name, scene, **options)
+        steps = injector.schedule.steps
+        bands = [change[0] == level for level in FRACTIONAL_LEVELS]
+        for position, weight in zip(record.positions, record.weights):
+            for level, band in zip(FRACTIONAL_LEVELS, bands):
+                values = weight[0, 0, :, band]
+                assert (values == values.flatten()[0]).all(), "a band of one level must be weighted as a whole"
+                expected = expected_weight(level, position, steps, future_hinting) if rule == CONTINUOUS else None
+                if expected is not None:
+                    assert float(values.flatten()[0]) == pytest.approx(expected, abs=1e-5), (position, level)
+        # what the sampler saw is the blend of its own latent and the original noised to the level
+        for seen, level_value, weight in zip(record.inputs, record.levels, record.weights):
+            expected = torch.empty_like(original)
+            injector.space.noise_into(expected, original, noise, level_value.reshape(1))
+            held = (weight == 1).expand_as(seen)
+            assert torch.equal(seen[held], expected[held])
+        final = injector.weight(torch.tensor(float(steps)).reshape(1, 1, 1, 1)).expand_as(record.weights[0])  # `finish`
+        ends = torch.stack(record.weights[1:] + [final])
+        shares[rule] = [float((1 - ends[:, 0, 0, 0, band]).sum(0)[0]) for band in bands]  # free share at each step's end
+    if name in ONE_EVALUATION_PER_STEP and future_hinting:
+        assert shares[CONTINUOUS] == pytest.approx([level * steps for level in FRACTIONAL_LEVELS], abs=1e-4)
+        assert shares[STEPPED] == [math.floor(level * steps) for level in FRACTIONAL_LEVELS]
+
+
+FEW_STEPS, FINE_LEVELS, FINE_WIDTH = 4, tuple(i / 15 for i in range(16)), 80
+
+
+@pytest.fixture(scope="module")
+def fine_scene():
+    """An 80-column latent: five columns per level of FINE_LEVELS, tiles straddling the bands."""
+    bank = builtin_images(12, size=FINE_WIDTH, seed=3)[:, :, :HEIGHT, :]
+    original = builtin_images(2, size=FINE_WIDTH, seed=11)[:, :, 6 : 6 + HEIGHT, :]
+    return PosteriorMeanDenoiser(bank, tile=TILE, spread=0.3), original
+
+
+# Known gaps at 4 steps, kept visible: each fails the strict growth in one place.
+FEW_STEP_GAPS = {
+    # They choose their own few evaluation levels (DPM fast: 4 evaluations in two solver steps); a
+    # pixel released after the last of them gets no free evaluation, so several levels change alike.
+    "DPM fast": "levels released after its last evaluation change alike",
+    "DPM adaptive": "levels released after its last evaluation change alike",
+    # Change saturates: the top three levels regenerate the region entirely (LCM's case at 16 steps).
+    "DPM2": "the top three levels change alike (saturated)",
+    # Change sags once inside a step (levels 8/15 -> 9/15: 0.32 -> 0.30, also over 6 noises). Likely
+    # cause, not established: a partial blend of its latent (fresh noise) with the injected one (the
+    # job's noise) has less noise than its level; Euler a and the other SDE samplers do not sag.
+    "DPM++ 3M SDE": "change sags once inside a step",
+}
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=FEW_STEP_GAPS.get(name))) for name in FEW_STEP_GAPS]
+    + [name for name in ALL if name not in FEW_STEP_GAPS],
+)
+def test_at_four_steps_sixteen_levels_change_more_from_level_to_level(name, fine_scene):
+    """The continuous rule's promise: change grows strictly with strength even at 4 steps, where the
+    stepped rule gives only 5 distinct levels. Averaged over every placement of the levels and 3 noises."""
+    denoiser, original = fine_scene
+    per_level = torch.zeros(len(FINE_LEVELS))
+    for seed, shift in itertools.product(range(3), range(len(FINE_LEVELS))):
+        noise = torch.randn(original.shape, generator=torch.Generator().manual_seed(200 + seed))
+        change = banded_change(shift, FINE_LEVELS, FINE_WIDTH)
+        final, injector = run(name, (denoiser, original, noise), change=change, steps=FEW_STEPS)
+        difference = (injector.finish(final) - original).abs().mean(dim=(0, 1, 2))
+        for i, level in enumerate(FINE_LEVELS):
+            per_level[i] += difference[change[0] == level].mean()
+    assert per_level[0] == 0 and (per_level.diff() > 0).all(), per_level.tolist()

@@ -13,6 +13,7 @@ import tiny_pipelines as tiny
 import torch
 from PIL import Image
 
+from lib_diffdiff.injection import CONTINUOUS, RELEASE_RULES, STEPPED
 from lib_diffdiff.maps import MapError, MapOptions, prepare_change_map
 from lib_diffdiff.runners import DeepFloydIF, DifferentialRun, Kandinsky22, StableDiffusion, StableDiffusionXL
 
@@ -120,10 +121,11 @@ def sd_any():
 
 
 @pytest.mark.parametrize("name", SCHEDULERS)
-def test_every_scheduler_all_change_is_plain_and_all_keep_returns_the_input(name, sd_any):
+@pytest.mark.parametrize("release_rule", RELEASE_RULES)
+def test_every_scheduler_all_change_is_plain_and_all_keep_returns_the_input(name, release_rule, sd_any):
     pipe = with_scheduler(sd_any, name)
     runner = StableDiffusion(pipe)
-    options = dict(steps=STEPS, strength=STRENGTH, seed=SEED, output_type="latent")
+    options = dict(steps=STEPS, strength=STRENGTH, seed=SEED, output_type="latent", release_rule=release_rule)
     ours = runner(picture(), CHANGE, **options, **tiny.text_embeddings())
     assert torch.equal(ours, sd_plain(pipe, picture(), tiny.text_embeddings()))
     init = torch.randn(1, 4, HEIGHT // 2, WIDTH // 2, generator=torch.Generator().manual_seed(5))
@@ -173,6 +175,26 @@ def test_held_pixels_enter_every_unet_call_as_the_original_noised_to_its_level(n
             assert torch.allclose(torch.stack([p, q]).flatten(), torch.stack([alpha.sqrt(), (1 - alpha).sqrt()]), atol=1e-4)
         else:
             assert abs(float(p * p + q * q) - 1.0) < 1e-4, (timestep, float(q / p))
+
+
+@pytest.mark.parametrize("name", SCHEDULERS)
+def test_release_rules_agree_on_step_boundaries_and_the_continuous_one_is_continuous_between(name, sd_any):
+    """Strength 2/N: both rules alike, bit for bit. Just above it the continuous rule stays close to
+    that result, where the stepped rule jumps a whole step only at 3/N; halfway it lies in between."""
+    pipe = with_scheduler(sd_any, name)
+
+    def edit(change, release_rule):
+        run = DifferentialRun(pipe, torch.full((HEIGHT, WIDTH), 1 - change), release_rule=release_rule, pixels_per_latent=2)
+        options = dict(num_inference_steps=STEPS, strength=STRENGTH, generator=generator(), output_type="latent")
+        return run(image=picture(), **options, **tiny.text_embeddings()).images[0], run.injector.schedule.steps
+
+    steps = edit(0.5, STEPPED)[1]
+    stepped, _ = edit(2 / steps, STEPPED)
+    assert torch.equal(edit(2 / steps, CONTINUOUS)[0], stepped)
+    jump = (edit(3 / steps, STEPPED)[0] - stepped).norm()
+    assert (edit(2 / steps + 1e-3, CONTINUOUS)[0] - stepped).norm() < 0.05 * jump
+    halfway = edit(2.5 / steps, CONTINUOUS)[0]
+    assert 0.1 * jump < (halfway - stepped).norm() < 0.9 * jump
 
 
 # --- maps -----------------------------------------------------------------------------------------
@@ -382,14 +404,20 @@ def test_cli_writes_what_the_python_api_returns(sd_folder, tmp_path):
     from lib_diffdiff.run import main
 
     picture().save(tmp_path / "in.png")
-    Image.fromarray(half_keep_map()).save(tmp_path / "map.png")
+    gradient = np.tile(np.linspace(0, 255, WIDTH).astype(np.uint8), (HEIGHT, 1))  # strengths between steps: the rules differ
+    Image.fromarray(gradient).save(tmp_path / "map.png")
     out = tmp_path / "out" / "edited.png"
     argv = ["sd", "--image", str(tmp_path / "in.png"), "--map", str(tmp_path / "map.png"), "--prompt", "a cat", "--out", str(out)]
     argv += ["--model", str(sd_folder), "--device", "cpu", "--steps", "4", "--strength", "0.9", "--seed", "7", "--negative-prompt", "dog"]
-    assert main(argv) == 0
     runner = StableDiffusion.load(str(sd_folder), device="cpu", dtype=torch.float32)
-    expected = runner(tmp_path / "in.png", tmp_path / "map.png", "a cat", negative_prompt="dog", steps=4, strength=0.9, seed=7)
-    assert np.array_equal(np.asarray(Image.open(out)), np.asarray(expected))
+    options = dict(negative_prompt="dog", steps=4, strength=0.9, seed=7)
+    written = []
+    for flags, rule in (([], CONTINUOUS), (["--stepped-release"], STEPPED)):
+        assert main(argv + flags) == 0
+        expected = runner(tmp_path / "in.png", tmp_path / "map.png", "a cat", **options, release_rule=rule)
+        assert np.array_equal(np.asarray(Image.open(out)), np.asarray(expected)), flags
+        written.append(np.asarray(Image.open(out)))
+    assert not np.array_equal(*written)
 
 
 def test_missing_local_weights_name_the_model_and_the_option(tmp_path, capsys):

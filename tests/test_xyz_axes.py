@@ -45,7 +45,7 @@ def png_text() -> str:
 def test_one_axis_per_sweepable_setting_with_readable_labels():
     assert [axis.setting.name for axis in AXES] == [s.name for s in SETTINGS if s.sweepable]
     swept = {"enabled", "source", "convention", "invert", "blur", "contrast", "strength", "future_hinting"}
-    assert swept | {"fan_count", "fan_from", "fan_to"} == set(BY_NAME)
+    assert swept | {"fan_count", "fan_from", "fan_to", "release"} == set(BY_NAME)
     assert BY_NAME["strength"].label == "[DiffDiff] Strength scale"
     assert len({axis.label for axis in AXES}) == len(AXES)
 
@@ -57,6 +57,7 @@ def test_numbers_are_float_axes_and_the_rest_offer_choices():
         assert BY_NAME[name].type is str and BY_NAME[name].choices() == ["True", "False"]
     assert BY_NAME["source"].choices() == list(SOURCES)
     assert "radial" in BY_NAME["source"].choices() and "inpaint mask" in BY_NAME["source"].choices()
+    assert BY_NAME["release"].choices() == ["continuous", "stepped"]
 
 
 def test_legends_are_readable():
@@ -65,6 +66,7 @@ def test_legends_are_readable():
     assert BY_NAME["future_hinting"].format_value(None, None, "False") == "DiffDiff future hinting: off"
     assert BY_NAME["enabled"].format_value(None, None, "True") == "DiffDiff enable: on"
     assert BY_NAME["source"].format_value(None, None, "radial") == "DiffDiff map source: radial"
+    assert BY_NAME["release"].format_value(None, None, "stepped") == "DiffDiff release: stepped"
 
 
 def test_apply_records_typed_values_on_the_cell_only():

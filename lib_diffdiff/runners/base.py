@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from ..images import open_image
+from ..injection import CONTINUOUS
 from ..maps import MapOptions
 from .core import DifferentialRun, load_pipeline, place, seeded_generator
 
@@ -51,6 +52,7 @@ class Edit:
     change_map: object
     map_options: MapOptions | None
     future_hinting: bool
+    release_rule: str
     steps: int
     strength: float
     guidance: float
@@ -60,7 +62,12 @@ class Edit:
         """`pipe(**call_kwargs)` with Differential Diffusion, a fresh seeded generator and the shared
         steps, strength and guidance (a later stage may have steps and guidance of its own)."""
         run = DifferentialRun(
-            pipe, self.change_map, options=self.map_options, future_hinting=self.future_hinting, pixels_per_latent=pixels_per_latent
+            pipe,
+            self.change_map,
+            options=self.map_options,
+            future_hinting=self.future_hinting,
+            release_rule=self.release_rule,
+            pixels_per_latent=pixels_per_latent,
         )
         return run(
             num_inference_steps=int(self.steps if steps is None else steps),
@@ -108,6 +115,7 @@ class Runner(ABC):
         seed: int = 0,
         map_options: MapOptions | None = None,
         future_hinting: bool = True,
+        release_rule: str = CONTINUOUS,
         **family_options,
     ):
         """Edit `image` (a path, PIL image or the pipeline's own input) as `change_map` allows; returns
@@ -118,6 +126,7 @@ class Runner(ABC):
             change_map=change_map,
             map_options=map_options,
             future_hinting=future_hinting,
+            release_rule=release_rule,
             steps=int(steps),
             strength=check_strength(strength),
             guidance=self.default_guidance if guidance is None else guidance,

@@ -10,7 +10,8 @@ Two hooks carry Differential Diffusion into an unmodified pipeline call:
   pipeline has only that) injects, in place, into the latents the pipeline carries, so every UNet
   evaluation after the first sees held pixels at the original noised to its level. The first
   evaluation needs none: the pipeline's start latent is the original noised with that same noise.
-  After the last step the callback sets never-released pixels to the original exactly.
+  After the last step the callback sets never-released pixels to the original exactly (and, under
+  the continuous release rule, blends those owed less than one step by their share).
 
 The release schedule is built from the pipeline's own timesteps after strength truncation, read
 from the scheduler at the first callback. DDPM-type schedulers (latents sqrt(a) x0 + sqrt(1 - a) n,
@@ -31,7 +32,7 @@ from collections.abc import Callable
 
 import torch
 
-from ..injection import FlowSpace, Injector, SigmaSpace, TimestepSpace
+from ..injection import CONTINUOUS, FlowSpace, Injector, SigmaSpace, TimestepSpace
 from ..maps import MapOptions, prepare_change_map
 from ..schedule import ReleaseSchedule, timestep_to_sigma
 
@@ -82,6 +83,7 @@ class DifferentialRun:
         *,
         options: MapOptions | None = None,
         future_hinting: bool = True,
+        release_rule: str = CONTINUOUS,
         pixels_per_latent: int = 8,
         resize_mode: int = 0,
     ):
@@ -90,6 +92,7 @@ class DifferentialRun:
         self.change_map = change_map
         self.options = options or MapOptions()
         self.future_hinting = future_hinting
+        self.release_rule = release_rule
         self.pixels_per_latent = pixels_per_latent
         self.resize_mode = resize_mode
         self.original = self.noise = None
@@ -173,7 +176,9 @@ class DifferentialRun:
         if self._patch:
             original, noise = (pack_patches(t, self._patch).unsqueeze(1) for t in (original, noise))
             change = pack_patches(change.expand(1, self.original.shape[1], height, width), self._patch).unsqueeze(1)
-        self.injector = Injector(original, noise, change, schedule, future_hinting=self.future_hinting, space=space)
+        self.injector = Injector(
+            original, noise, change, schedule, future_hinting=self.future_hinting, space=space, release_rule=self.release_rule
+        )
 
     def _timestep_schedule(self, first_timestep):
         """DDPM-type schedulers: the loop runs over the tail of `scheduler.timesteps`."""

@@ -63,7 +63,9 @@ def test_default_convention_comes_from_the_settings_section(webui):
     ids=["upload", "strength fan"],
 )
 def test_every_setting_goes_into_the_infotext_and_pastes_back(webui, source_values):
-    common = dict(enabled=True, convention=WHITE_CHANGES, invert=True, blur=2.5, contrast=1.5, strength=0.8, future_hinting=False)
+    common = dict(
+        enabled=True, convention=WHITE_CHANGES, invert=True, blur=2.5, contrast=1.5, strength=0.8, future_hinting=False, release="stepped"
+    )
     values = {**common, **source_values}
     map_image = gray(0.25)
     result = processing.process_images(webui.job(map=map_image, **values))

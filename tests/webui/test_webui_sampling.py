@@ -10,6 +10,7 @@ from webui_sampling import SAMPLERS
 
 from diffdiff_webui.job import ATTRIBUTE
 from lib_diffdiff import SigmaSpace, TimestepSpace
+from lib_diffdiff.params import Settings
 
 ALL = sorted(SAMPLERS)
 TIMESTEP = {name for name, spec in SAMPLERS.items() if spec.timestep}
@@ -148,3 +149,28 @@ def test_sdxl_and_v_prediction_models_get_the_same_injection(webui, model_calls)
         _, _, p = final_latent(webui, model=TinyLatentDiffusion(kind), sampler="DPM++ 2M", enabled=True, map=halves())
         noise = processing.ImageRNG(p.init_latent.shape[1:], p.all_seeds).next()
         check_held_half(p, "DPM++ 2M", model_calls, [noise])
+
+
+@pytest.mark.parametrize("sampler", ALL)
+def test_release_rules_agree_on_step_boundaries_and_differ_between_them(webui, sampler, monkeypatch):
+    """The `release` setting reaches the job: a map of strength 2/N gives the stepped result bit for bit
+    under the continuous rule; strength 2.5/N gets half a step more than the stepped rule gives it."""
+    injectors = []
+    build = Settings.injector
+
+    def recording(self, *args, **kwargs):
+        injectors.append(build(self, *args, **kwargs))
+        return injectors[-1]
+
+    monkeypatch.setattr(Settings, "injector", recording)
+    final_latent(webui, sampler=sampler, enabled=True, map=gray(0.5))
+    steps = injectors[-1].schedule.steps  # the steps the denoising strength leaves, on the sampler's own grid
+    maps = {"boundary": torch.full((SIZE, SIZE), 1 - 2 / steps), "between": torch.full((SIZE, SIZE), 1 - 2.5 / steps)}  # white keeps
+    latents = {
+        (rule, where): final_latent(webui, sampler=sampler, enabled=True, map=change, release=rule)[0]
+        for rule in ("continuous", "stepped")
+        for where, change in maps.items()
+    }
+    assert [injector.release_rule for injector in injectors[1:]] == ["continuous", "continuous", "stepped", "stepped"]
+    assert torch.equal(latents["continuous", "boundary"], latents["stepped", "boundary"])
+    assert not torch.equal(latents["continuous", "between"], latents["stepped", "between"])

@@ -97,7 +97,8 @@ def test_sd3_kept_pixels_are_noised_as_the_model_noises_its_img2img_start(webui,
 def test_sd3_each_gray_level_is_released_at_its_step(webui, sampler, model_calls):
     """A band of change c is held (the original noised exactly) until position N(1 - c) and injected
     once more within a step after it; then the sampler has it."""
-    _, _, p = final_latent(webui, model=SD3, sampler=sampler, steps=STEPS, denoising_strength=DENOISING, enabled=True, map=banded_map())
+    options = dict(model=SD3, sampler=sampler, steps=STEPS, denoising_strength=DENOISING, enabled=True, map=banded_map())
+    _, _, p = final_latent(webui, **options, release="stepped")  # the stepped rule's release points
     schedule, space, _ = job_schedule(p)
     steps = schedule.steps
     assert steps == (4 if sampler in TIMESTEP else 5)
