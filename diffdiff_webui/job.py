@@ -162,8 +162,7 @@ def inpainting_conditioning(injector: Injector, image_cond: torch.Tensor, level:
     marked known and show the original latent (a latent-space stand-in for encoding the picture again);
     a pixel partly released (continuous rule, at its release step) gets both by its released share.
     """
-    position = injector.schedule.position(injector.space.sigma(torch.as_tensor(level, device=image_cond.device)))
-    released = injector.released(position.reshape(-1, 1, 1, 1)).to(image_cond.dtype)
+    released = injector.released_at(level).to(image_cond.dtype)
     mask = released.expand(image_cond.shape[0], 1, *image_cond.shape[-2:])
     latent = torch.lerp(injector.original.to(image_cond.dtype), image_cond[:, 1:], released)
     return torch.cat([mask, latent], dim=1)
