@@ -13,7 +13,7 @@ import json
 
 from starlette.responses import JSONResponse
 
-from lib_diffdiff.api_args import parse_script_args
+from diffdiff_webui.api_args import parse_script_args
 from lib_diffdiff.errors import SettingsError
 from lib_diffdiff.params import INPAINT_MASK
 

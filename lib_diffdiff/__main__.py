@@ -49,7 +49,7 @@ def main(argv=None) -> int:
             for path in write_demo(args.out, steps=args.steps, seed=args.seed, progress=True):
                 print(f"wrote {path}")
         if args.command == "bench":
-            from .bench import reliability
+            from .lab.bench import reliability
 
             result = reliability(images=args.images, steps=args.steps, seed=args.seed, progress=True)
             print(result.table())
@@ -63,8 +63,8 @@ def main(argv=None) -> int:
 def write_demo(out: Path, steps: int = 30, seed: int = 1, progress: bool = False) -> list[Path]:
     """Write into `out` the demo's panel and the reliability benchmark's trend plot (at the benchmark's
     defaults, so `--out docs` remakes the README's pictures)."""
-    from .bench import reliability
-    from .demo import PANEL_NAME, TRENDS_NAME, make_pictures, panel
+    from .lab.bench import reliability
+    from .lab.demo import PANEL_NAME, TRENDS_NAME, make_pictures, panel
 
     out.mkdir(parents=True, exist_ok=True)
     results = {PANEL_NAME: panel(make_pictures(steps, seed, progress)), TRENDS_NAME: reliability(progress=progress).plot()}

@@ -11,12 +11,12 @@ from modules import script_callbacks, scripts
 
 from diffdiff_webui import api, ui, xyz
 from diffdiff_webui.job import ATTRIBUTE, Job
-from lib_diffdiff.api_args import parse_script_args
+from diffdiff_webui.api_args import parse_script_args
 from lib_diffdiff.errors import SettingsError
 from lib_diffdiff.fan import annotate_fan
 from lib_diffdiff.params import SETTINGS
 from lib_diffdiff.presets import STRENGTH_FAN
-from lib_diffdiff.xyz_axes import apply_overrides, swept_values
+from diffdiff_webui.xyz_axes import apply_overrides, swept_values
 
 
 class DifferentialDiffusionScript(scripts.Script):

@@ -11,18 +11,16 @@ PACKAGES = ("lib_diffdiff", "diffdiff_webui")
 LAYERS = {
     "engine": {"errors", "setting", "images", "maps", "fan", "presets", "injection", "schedule", "text", "params", "lib_diffdiff"},
     "command line helpers": {"cli"},
-    "argument formats": {"api_args", "xyz_axes"},
     "runners": {"runners", "run", "runner_job", "batch"},
-    "lab": {"demo", "bench", "metrics", "plot", "reference", "__main__"},
+    "lab": {"lab", "__main__"},
     "webui": {"diffdiff_webui", "scripts"},
 }
 ALLOWED = {
     "engine": {"engine"},
     "command line helpers": {"engine", "command line helpers"},
-    "argument formats": {"engine", "argument formats"},
     "runners": {"engine", "command line helpers", "runners"},
     "lab": {"engine", "command line helpers", "lab"},
-    "webui": {"engine", "argument formats", "webui"},
+    "webui": {"engine", "webui"},
 }
 
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lib_diffdiff.reference import karras_sigmas, linear_alphas_cumprod
+from lib_diffdiff.lab.reference import karras_sigmas, linear_alphas_cumprod
 from lib_diffdiff.schedule import ReleaseSchedule, timestep_to_sigma, unipc_timesteps
 
 

@@ -30,7 +30,7 @@ from modules import scripts
 from webui_harness import StandInWebUI
 
 from diffdiff_webui.ui import TITLE
-from lib_diffdiff.api_args import parse_script_args
+from diffdiff_webui.api_args import parse_script_args
 from lib_diffdiff.run import build_parser
 from lib_diffdiff.runner_job import settings_of
 

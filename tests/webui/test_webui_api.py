@@ -61,7 +61,7 @@ def test_named_arguments_with_a_data_url_map(client):
 
 @pytest.mark.parametrize("form", ["named", "positional"])
 def test_a_requests_map_is_decoded_once_for_the_route_check_and_the_job(client, monkeypatch, form):
-    import lib_diffdiff.api_args as api_args
+    import diffdiff_webui.api_args as api_args
 
     decoded = []
     monkeypatch.setattr(api_args, "open_image", lambda data, *rest: decoded.append(data) or real_open_image(data, *rest))

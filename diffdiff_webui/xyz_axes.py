@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lib_diffdiff.params import SETTINGS, Setting, Settings
+
 from .api_args import DEFAULT_MAX_PIXELS, parse_script_args
-from .params import SETTINGS, Setting, Settings
 
 OVERRIDES_ATTR = "diffdiff_xyz_overrides"  # the dict of swept values on a job: setting name -> value
 LABEL_PREFIX = "[DiffDiff] "

@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .errors import SettingsError
-from .images import DEFAULT_MAX_PIXELS, open_image
-from .params import UPLOAD, Settings
+from lib_diffdiff.errors import SettingsError
+from lib_diffdiff.images import DEFAULT_MAX_PIXELS, open_image
+from lib_diffdiff.params import UPLOAD, Settings
 
 _DATA_URL = re.compile(r"data:([^,]*),", re.IGNORECASE)
 _BASE64_ALPHABET = frozenset(string.ascii_letters + string.digits + "+/=")

@@ -15,14 +15,14 @@ import torch
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from .fan import annotate_fan, fan_parts
-from .injection import CONTINUOUS, Injector
-from .maps import MapOptions, prepare_change_map
-from .params import Settings
-from .presets import STRENGTH_FAN, preset_map
+from ..fan import annotate_fan, fan_parts
+from ..injection import CONTINUOUS, Injector
+from ..maps import MapOptions, prepare_change_map
+from ..params import Settings
+from ..presets import STRENGTH_FAN, preset_map
 from .reference import PosteriorMeanDenoiser, builtin_images, karras_sigmas, sunset_palette
-from .schedule import ReleaseSchedule
-from .text import paste_text
+from ..schedule import ReleaseSchedule
+from ..text import paste_text
 
 SIZE = 288  # the demo picture's side in pixels (its "latent" is the picture itself)
 SPREAD = 0.02  # the grain the reference edit allows around the recoloured picture, in [-1, 1] units
