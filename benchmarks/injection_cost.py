@@ -20,7 +20,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lib_diffdiff import Injector, ReleaseSchedule  # noqa: E402
-from lib_diffdiff.reference import PosteriorMeanDenoiser, builtin_images, karras_sigmas  # noqa: E402
+from lib_diffdiff.lab.reference import PosteriorMeanDenoiser, builtin_images, karras_sigmas  # noqa: E402
 
 
 def sd15_unet_call(latent_size: int, device: str):

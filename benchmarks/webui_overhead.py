@@ -29,7 +29,7 @@ from webui_harness import StandInWebUI  # noqa: E402
 
 from lib_diffdiff import Injector, ReleaseSchedule  # noqa: E402
 from lib_diffdiff.presets import radial  # noqa: E402
-from lib_diffdiff.reference import linear_alphas_cumprod  # noqa: E402
+from lib_diffdiff.lab.reference import linear_alphas_cumprod  # noqa: E402
 
 SD15_UNET = dict(
     sample_size=64,

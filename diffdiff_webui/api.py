@@ -13,14 +13,14 @@ import json
 
 from starlette.responses import JSONResponse
 
-from lib_diffdiff.api_args import parse_script_args
-from lib_diffdiff.maps import MapError
+from diffdiff_webui.api_args import parse_script_args
+from lib_diffdiff.errors import SettingsError
 from lib_diffdiff.params import INPAINT_MASK
 
 IMG2IMG_PATH = "/sdapi/v1/img2img"
 
 
-def request_error(body: bytes, title: str) -> MapError | None:
+def request_error(body: bytes, title: str) -> SettingsError | None:
     """What is wrong with our arguments in an img2img request body, or None (also when they are absent)."""
     try:
         request = json.loads(body or b"{}")
@@ -34,13 +34,13 @@ def request_error(body: bytes, title: str) -> MapError | None:
         return None
     args = entry["args"]
     if not isinstance(args, list):
-        return MapError("args", f"must be a list (one object of settings by name, or values in UI order), got {type(args).__name__}")
+        return SettingsError("args", f"must be a list (one object of settings by name, or values in UI order), got {type(args).__name__}")
     try:
         settings = parse_script_args(args)
-    except MapError as error:
+    except SettingsError as error:
         return error
     if settings.enabled and settings.source == INPAINT_MASK and not request.get("mask"):
-        return MapError("mask", f"map source {INPAINT_MASK!r} uses the request's own mask; send one in 'mask' or choose another source")
+        return SettingsError("mask", f"map source {INPAINT_MASK!r} uses the request's own mask; send one in 'mask' or choose another source")
     return None
 
 
@@ -65,7 +65,7 @@ class RequestValidator:
                 break
         error = request_error(body, self.title)
         if error is not None:
-            content = {"error": "MapError", "field": error.field, "detail": str(error)}
+            content = {"error": "SettingsError", "field": error.field, "detail": str(error)}
             return await JSONResponse(content, status_code=422)(scope, receive, send)
 
         async def replay():

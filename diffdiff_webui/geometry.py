@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from lib_diffdiff.maps import WHITE_CHANGES, MapError, fit_to_image, map_hash, read_map, to_change, to_latent
+from lib_diffdiff.errors import SettingsError
+from lib_diffdiff.maps import WHITE_CHANGES, fit_to_image, map_hash, read_map, to_change, to_latent
 from lib_diffdiff.params import INPAINT_MASK, UPLOAD, Settings
 from lib_diffdiff.presets import preset_map
 
@@ -60,7 +61,7 @@ def source_gray(settings: Settings, geometry: Geometry, image_mask=None, mask_op
         return fit_to_image(gray, geometry.full_width, geometry.full_height, mode)
     if settings.source == INPAINT_MASK:
         if image_mask is None:
-            raise MapError("source", "map source 'inpaint mask' needs an inpaint mask; draw or upload one, or pick another source")
+            raise SettingsError("source", "map source 'inpaint mask' needs an inpaint mask; draw or upload one, or pick another source")
         gray = soft_mask(image_mask, **(mask_options or {}))
         mode = 0 if geometry.crop else geometry.resize_mode
         return fit_to_image(gray, geometry.full_width, geometry.full_height, mode)
@@ -124,7 +125,7 @@ def soft_overlay(original: Image.Image, change_full: torch.Tensor) -> Image.Imag
     """The original picture with the keep strength as alpha, to be alpha-composited over the result."""
     alpha = keep_alpha(change_full)
     if original.size != alpha.size:
-        raise MapError("map", f"the composite needs the original at {alpha.size}, got {original.size}")
+        raise SettingsError("map", f"the composite needs the original at {alpha.size}, got {original.size}")
     overlay = original.convert("RGB").copy()
     overlay.putalpha(alpha)
     return overlay

@@ -13,7 +13,8 @@ import torch
 from fastapi import HTTPException
 from modules import images, sd_samplers_common, shared
 
-from lib_diffdiff import Injector, MapError, ReleaseSchedule, SigmaSpace, TimestepSpace
+from lib_diffdiff import Injector, ReleaseSchedule, SigmaSpace, TimestepSpace
+from lib_diffdiff.errors import SettingsError
 from lib_diffdiff.params import INPAINT_MASK, MAP_HASH_KEY, Settings
 from lib_diffdiff.schedule import unipc_timesteps
 
@@ -161,8 +162,7 @@ def inpainting_conditioning(injector: Injector, image_cond: torch.Tensor, level:
     marked known and show the original latent (a latent-space stand-in for encoding the picture again);
     a pixel partly released (continuous rule, at its release step) gets both by its released share.
     """
-    position = injector.schedule.position(injector.space.sigma(torch.as_tensor(level, device=image_cond.device)))
-    released = injector.released(position.reshape(-1, 1, 1, 1)).to(image_cond.dtype)
+    released = injector.released_at(level).to(image_cond.dtype)
     mask = released.expand(image_cond.shape[0], 1, *image_cond.shape[-2:])
     latent = torch.lerp(injector.original.to(image_cond.dtype), image_cond[:, 1:], released)
     return torch.cat([mask, latent], dim=1)
@@ -173,7 +173,7 @@ def job_schedule(p):
     and for UniPC the levels its state reaches after each update (None for the others)."""
     steps, t_enc = sd_samplers_common.setup_img2img_steps(p)
     if t_enc < 1:
-        raise MapError("denoising_strength", "is too low for any step to run; Differential Diffusion needs at least one")
+        raise SettingsError("denoising_strength", "is too low for any step to run; Differential Diffusion needs at least one")
     sampler = p.sampler
     if hasattr(sampler, "get_timesteps"):  # DDIM, DDIM CFG++, PLMS, UniPC
         alphas = shared.sd_model.alphas_cumprod

@@ -11,7 +11,7 @@ import gradio as gr
 from modules import shared
 from modules.ui_components import InputAccordion
 
-from lib_diffdiff.maps import MapError
+from lib_diffdiff.errors import SettingsError
 from lib_diffdiff.params import BY_NAME, SETTINGS, UPLOAD, Setting, Settings
 
 from .geometry import uploaded_map_hash
@@ -34,9 +34,14 @@ def default_of(setting: Setting):
     return value if option is None or value in setting.choices else setting.default
 
 
+def shown_for(setting: Setting, source: str) -> bool:
+    """Whether the control of `setting` is shown while the map source is `source`."""
+    return setting.only_for_source in (None, source)
+
+
 def component_for(setting: Setting):
     """The gradio component of one setting, chosen by its kind."""
-    common = {"label": setting.label, "elem_id": elem_id(setting)}
+    common = {"label": setting.label, "elem_id": elem_id(setting), "visible": shown_for(setting, BY_NAME["source"].default)}
     if setting.kind is bool:
         return gr.Checkbox(value=default_of(setting), **common)
     if setting.kind is float:
@@ -66,12 +71,22 @@ def build() -> Controls:
         pasted = gr.Textbox(value="", visible=False, elem_id=f"{ELEM_PREFIX}_pasted")
         status = gr.Markdown("", elem_id=f"{ELEM_PREFIX}_paste_status")
         tooltips = {elem_id(setting): setting.tooltip for setting in SETTINGS}
+        defaults = {setting.name: default_of(setting) for setting in SETTINGS if setting.kind is not object}  # the preview's
         gr.HTML(
-            f'<div id="{ELEM_PREFIX}_tooltips" data-tooltips="{html.escape(json.dumps(tooltips))}" hidden></div>'
+            f'<div id="{ELEM_PREFIX}_tooltips" data-tooltips="{html.escape(json.dumps(tooltips))}"'
+            f' data-defaults="{html.escape(json.dumps(defaults))}" hidden></div>'
             f'<canvas id="{ELEM_PREFIX}_preview" class="diffdiff-preview"></canvas>',
             elem_id=f"{ELEM_PREFIX}_preview_box",
         )
     by_name = dict(zip(BY_NAME, components))
+    # the fan's controls only for the strength fan, the map only for an upload
+    dependent = [setting for setting in SETTINGS if setting.only_for_source]
+    by_name["source"].change(
+        fn=lambda source: [gr.update(visible=shown_for(setting, source)) for setting in dependent],
+        inputs=[by_name["source"]],
+        outputs=[by_name[setting.name] for setting in dependent],
+        show_progress=False,
+    )
     status_inputs = [pasted, by_name["source"], by_name["map"]]
     for trigger in status_inputs:
         trigger.change(fn=paste_status, inputs=status_inputs, outputs=[status], show_progress=False)
@@ -106,7 +121,7 @@ def read_pasted(params: dict, report: bool = False) -> Pasted:
     ignored = []
     try:
         on = written is not None and enabled.parse(written)
-    except MapError as error:
+    except SettingsError as error:
         on = False
         ignored.append(f"{enabled.infotext}: {written} ({error}); the extension was turned off")
     if on:
@@ -130,7 +145,7 @@ def _pasted_job(params: dict) -> Pasted:
             values[setting.name] = setting.default if setting.before is None else setting.before
     try:  # the checks that span settings (a whole number of fan parts)
         Settings(**values).fan_options()
-    except MapError as error:
+    except SettingsError as error:
         setting = BY_NAME[error.field]
         ignored.append(f"{setting.infotext}: {params[setting.infotext]} ({error}); set to the default {setting.default:g}")
         values[setting.name] = setting.default
@@ -142,7 +157,7 @@ def pasted_value(setting: Setting, written) -> tuple:
     """One pasted value for its control, and a note when it could not be used as written."""
     try:
         return setting.parse(written), None
-    except MapError as error:
+    except SettingsError as error:
         problem = f"{setting.infotext}: {written} ({error})"
     if setting.kind is float:
         try:
@@ -171,7 +186,7 @@ def paste_status(pasted: str, source: str, map_image) -> str:
         else:
             try:
                 digest = uploaded_map_hash(map_image)
-            except MapError as error:
+            except SettingsError as error:
                 digest = f"unreadable ({error})"
             if digest == wanted:
                 lines.append(f"The uploaded change map matches the pasted hash `{wanted}`.")

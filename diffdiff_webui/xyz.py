@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from modules import scripts
 
-from lib_diffdiff.xyz_axes import register_axes
+from diffdiff_webui.xyz_axes import register_axes
 
 
 def xyz_grid_module():

@@ -101,7 +101,16 @@ function diffdiffElement(name) {
     return gradioApp().getElementById(`${DIFFDIFF_PREFIX}_${name}`);
 }
 
+// A setting's value as its control shows it, or its default from SETTINGS (the page carries them in
+// the tooltips holder's data-defaults) where the control is missing or holds no number.
 function diffdiffValue(name) {
+    const value = diffdiffControlValue(name);
+    if (value !== null && !Number.isNaN(value)) return value;
+    const holder = gradioApp().getElementById(`${DIFFDIFF_PREFIX}_tooltips`);
+    return holder?.dataset.defaults ? JSON.parse(holder.dataset.defaults)[name] ?? null : null;
+}
+
+function diffdiffControlValue(name) {
     const element = diffdiffElement(name);
     if (!element) return null;
     const checked = element.querySelector("input[type=radio]:checked");
@@ -149,9 +158,9 @@ function diffdiffDrawPreview() {
     const options = {
         convention: diffdiffValue("convention"),
         invert: diffdiffValue("invert"),
-        blur: diffdiffValue("blur") || 0,
-        contrast: diffdiffValue("contrast") ?? 1,
-        strength: diffdiffValue("strength") ?? 1,
+        blur: diffdiffValue("blur"),
+        contrast: diffdiffValue("contrast"),
+        strength: diffdiffValue("strength"),
     };
     const fanValues = ["fan_layout", "fan_count", "fan_from", "fan_to"].map(diffdiffValue);
     const signature = JSON.stringify([enabled, source, mapImage?.src?.length, mapImage?.src?.slice(-64), init?.src?.slice(-64), options, fanValues]);
@@ -164,10 +173,10 @@ function diffdiffDrawPreview() {
     if (source === "upload" && mapImage && mapImage.naturalWidth) gray = diffdiffGrayOf(mapImage, width, height);
     else if (source !== "upload" && source !== "inpaint mask") {
         const fan = {
-            layout: diffdiffValue("fan_layout") || "sectors",
-            count: diffdiffValue("fan_count") ?? 6,
-            start: diffdiffValue("fan_from") ?? 0,
-            end: diffdiffValue("fan_to") ?? 1,
+            layout: diffdiffValue("fan_layout"),
+            count: diffdiffValue("fan_count"),
+            start: diffdiffValue("fan_from"),
+            end: diffdiffValue("fan_to"),
             convention: options.convention,
         };
         gray = diffdiffPreset(source, width, height, fan);

@@ -46,12 +46,10 @@ def main(argv=None) -> int:
 
     try:
         if args.command == "demo":
-            from .demo import run
-
-            for path in run(args.out, steps=args.steps, seed=args.seed, progress=True):
+            for path in write_demo(args.out, steps=args.steps, seed=args.seed, progress=True):
                 print(f"wrote {path}")
         if args.command == "bench":
-            from .bench import reliability
+            from .lab.bench import reliability
 
             result = reliability(images=args.images, steps=args.steps, seed=args.seed, progress=True)
             print(result.table())
@@ -60,6 +58,21 @@ def main(argv=None) -> int:
     except OSError as error:  # a full disk, or a folder made read-only meanwhile
         return fail(PROG, InputError("--out", f"cannot write: {error}"))
     return 0
+
+
+def write_demo(out: Path, steps: int = 30, seed: int = 1, progress: bool = False) -> list[Path]:
+    """Write into `out` the demo's panel and the reliability benchmark's trend plot (at the benchmark's
+    defaults, so `--out docs` remakes the README's pictures)."""
+    from .lab.bench import reliability
+    from .lab.demo import PANEL_NAME, TRENDS_NAME, make_pictures, panel
+
+    out.mkdir(parents=True, exist_ok=True)
+    results = {PANEL_NAME: panel(make_pictures(steps, seed, progress)), TRENDS_NAME: reliability(progress=progress).plot()}
+    written = []
+    for name, picture in results.items():
+        picture.save(out / name)
+        written.append(out / name)
+    return written
 
 
 if __name__ == "__main__":

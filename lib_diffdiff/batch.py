@@ -28,8 +28,9 @@ import torch
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from . import run as cli
-from .maps import MapError, fit_to_image, map_hash, read_map
+from . import runner_job
+from .errors import SettingsError
+from .maps import fit_to_image, map_hash, read_map
 from .params import MAP_HASH_KEY
 
 EXIT_FAILED_PAIRS = 1
@@ -112,7 +113,7 @@ def check_settings(args) -> None:
     check_strength(args.strength)
     if args.steps < 1:
         raise BatchError(f"--steps: must be at least 1, got {args.steps}")
-    cli.settings_of(args).map_options()
+    runner_job.settings_of(args).map_options()
 
 
 def same_aspect(size: tuple[int, int], other: tuple[int, int]) -> bool:
@@ -179,7 +180,7 @@ def infotext(args, size: tuple[int, int], map_digest: str) -> str:
         )
     if args.family == "kandinsky":
         values.update({"Prior model": args.prior_model or runner_class.default_prior, "Prior steps": args.prior_steps})
-    values.update(cli.settings_of(args).infotext())
+    values.update(runner_job.settings_of(args).infotext())
     values[MAP_HASH_KEY] = map_digest
     lines = [args.prompt]
     if args.negative_prompt:
@@ -211,15 +212,15 @@ def edit_pair(runner, args, pair: Pair) -> None:
     from .runners.base import read_image
 
     if pair.problem:
-        raise MapError("map", pair.problem)
+        raise SettingsError("map", pair.problem)
     picture = read_image(pair.image)
     gray = read_map(pair.change_map, "map")
     map_size = (gray.shape[1], gray.shape[0])
     if args.same_aspect and not same_aspect(picture.size, map_size):
-        raise MapError(
+        raise SettingsError(
             "map", f"{map_size[0]}x{map_size[1]} has another aspect ratio than the picture's {picture.size[0]}x{picture.size[1]}"
         )
-    result = cli.edit(runner, args, picture, gray)
+    result = runner_job.edit(runner, args, picture, gray)
     write_png(result, pair.out, infotext(args, result.size, map_hash(fit_to_image(gray, *picture.size))))
 
 
@@ -252,7 +253,7 @@ def edit_share(runner, args, pairs: list[Pair], state) -> tuple[int, int, list[t
     return written, skipped, failures
 
 
-def main(args) -> int:
+def main(args, load_runner=runner_job.load_runner) -> int:
     """The batch behind `python -m lib_diffdiff.run <family> --batch ...`; returns the exit status."""
     try:
         from .runners import WeightsNotFoundError
@@ -263,14 +264,14 @@ def main(args) -> int:
         pairs = check_folders(args)
         check_settings(args)
         state, device = process_group(args)
-    except ValueError as error:  # BatchError, MapError and the runners' checks all name the flag or setting
+    except ValueError as error:  # BatchError, SettingsError and the runners' checks all name the flag or setting
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     main_process = state is None or state.is_main_process
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     try:
-        runner = cli.load_runner(_on_device(args, device))
+        runner = load_runner(_on_device(args, device))
     except WeightsNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_NO_WEIGHTS

@@ -9,7 +9,10 @@ import os
 import sys
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+
+from . import images
+from .errors import SettingsError
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -33,12 +36,12 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-class InputError(ValueError):
+class InputError(SettingsError):
     """A command-line value that cannot be used; the message starts with the flag at fault."""
 
-    def __init__(self, flag: str, message: str):
-        self.flag = flag
-        super().__init__(f"{flag}: {message}")
+    @property
+    def flag(self) -> str:
+        return self.field
 
 
 def fail(prog: str, error: Exception) -> int:
@@ -90,14 +93,14 @@ def number(minimum: float | None = None, maximum: float | None = None, above_min
 
 
 def check_image_file(path: Path, flag: str) -> None:
-    """Refuse a path that is not an image file PIL can read (the header only: cheap even for big files)."""
+    """Refuse a path that is not an image file the one decoder (`images.open_image`) would open, for
+    its format or its size (the header only: cheap even for big files)."""
     if not path.is_file():
         raise InputError(flag, f"no such file: {path}")
     try:
-        with Image.open(path) as image:
-            image.verify()
-    except (OSError, UnidentifiedImageError, SyntaxError) as error:
-        raise InputError(flag, f"not a readable image: {path} ({error})") from None
+        images.check_image_file(path, flag)
+    except SettingsError as error:
+        raise InputError(flag, f"{path}: {error.reason}") from None
 
 
 def check_output_file(path: Path, flag: str) -> None:

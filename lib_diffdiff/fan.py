@@ -15,35 +15,86 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from .maps import WHITE_KEEPS, MapError, to_change
-from .plot import paste_text
+from .errors import SettingsError
+from .maps import WHITE_KEEPS, to_change
+from .setting import Setting
+from .text import paste_text
 
 FAN_LAYOUTS = ("sectors", "strips")
-FAN_COUNT_LIMITS = (2, 16)
+STRENGTH_FAN = "strength fan"  # the map source that draws the fan
+
+FAN_SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "fan_layout",
+        "Fan layout",
+        str,
+        "sectors",
+        "Strength fan: sectors fanning up from the middle of the bottom edge, or vertical strips",
+        "DiffDiff fan layout",
+        choices=FAN_LAYOUTS,
+        only_for_source=STRENGTH_FAN,
+    ),
+    Setting(
+        "fan_count",
+        "Fan parts",
+        float,
+        6.0,
+        "Strength fan: how many sectors or strips",
+        "DiffDiff fan parts",
+        2.0,
+        16.0,
+        1.0,
+        sweepable=True,
+        only_for_source=STRENGTH_FAN,
+    ),
+    Setting(
+        "fan_from",
+        "Fan from",
+        float,
+        0.0,
+        "Strength fan: change strength of the leftmost part (0 keeps, 1 changes fully)",
+        "DiffDiff fan from",
+        0.0,
+        1.0,
+        0.05,
+        sweepable=True,
+        only_for_source=STRENGTH_FAN,
+    ),
+    Setting(
+        "fan_to",
+        "Fan to",
+        float,
+        1.0,
+        "Strength fan: change strength of the rightmost part; the parts between are evenly spaced",
+        "DiffDiff fan to",
+        0.0,
+        1.0,
+        0.05,
+        sweepable=True,
+        only_for_source=STRENGTH_FAN,
+    ),
+)
+LAYOUT, COUNT, START, END = FAN_SETTINGS
 
 
 @dataclass(frozen=True)
 class FanOptions:
-    """How the fan is laid out: `count` parts with change strengths from `start` to `end`."""
+    """How the fan is laid out: `count` parts with change strengths from `start` to `end` (the settings
+    `fan_layout`, `fan_count`, `fan_from` and `fan_to` of `FAN_SETTINGS`, whose defaults and bounds hold)."""
 
-    layout: str = "sectors"
-    count: int = 6
-    start: float = 0.0
-    end: float = 1.0
+    layout: str = LAYOUT.default
+    count: int = int(COUNT.default)
+    start: float = START.default
+    end: float = END.default
 
     def __post_init__(self):
-        if self.layout not in FAN_LAYOUTS:
-            raise MapError("fan_layout", f"must be one of {list(FAN_LAYOUTS)}, got {self.layout!r}")
-        low, high = FAN_COUNT_LIMITS
-        count = self.count
-        if isinstance(count, bool) or not isinstance(count, (int, float)) or not math.isfinite(count) or count != int(count):
-            raise MapError("fan_count", f"must be a whole number, got {self.count!r}")
-        if not low <= self.count <= high:
-            raise MapError("fan_count", f"must lie between {low} and {high}, got {self.count:g}")
-        object.__setattr__(self, "count", int(self.count))
-        for field, value in (("fan_from", self.start), ("fan_to", self.end)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise MapError(field, f"must be a change strength between 0 and 1, got {value!r}")
+        LAYOUT.check(self.layout)
+        count = COUNT.check(self.count)
+        if count != int(count):
+            raise SettingsError(COUNT.name, f"must be a whole number, got {self.count!r}")
+        object.__setattr__(self, "count", int(count))
+        START.check(self.start)
+        END.check(self.end)
 
     def strengths(self) -> list[float]:
         """The change strength of each part, left to right."""
@@ -53,7 +104,7 @@ class FanOptions:
 def fan_parts(width: int, height: int, options: FanOptions = FanOptions()) -> torch.Tensor:
     """The index (0 at the left) of the part each pixel belongs to, shape (height, width)."""
     if width < 1 or height < 1:
-        raise MapError("size", f"the image size must be positive, got {width}x{height}")
+        raise SettingsError("size", f"the image size must be positive, got {width}x{height}")
     cols = torch.arange(width, dtype=torch.float64) + 0.5
     if options.layout == "strips":
         index = (cols * options.count / width).floor().expand(height, width)

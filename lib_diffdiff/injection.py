@@ -175,6 +175,17 @@ class Injector:
             return self._stepped(self.release, position).float()
         return self._mix(*(self._stepped(release, position) for release in self._boundaries))
 
+    def position(self, level: torch.Tensor) -> torch.Tensor:
+        """Where an evaluation at `level` (the sampler's sigma or timestep, per sample or one for all)
+        lies in the release schedule, shape (B, 1, 1, 1): the one reading of a level that the
+        injection and `released_at` share."""
+        return self.schedule.position(self.space.sigma(torch.as_tensor(level, device=self.original.device))).reshape(-1, 1, 1, 1)
+
+    def released_at(self, level: torch.Tensor) -> torch.Tensor:
+        """Each pixel's share released to the sampler at an evaluation at `level`: 0 held, 1 free (an
+        inpainting checkpoint's mask follows it)."""
+        return self.released(self.position(level))
+
     def released(self, position: torch.Tensor) -> torch.Tensor:
         """Each pixel's share released to the sampler at `position` (B, 1, 1, 1): 0 held, 1 free."""
         if self.release_rule == STEPPED:
@@ -194,8 +205,7 @@ class Injector:
         return injected
 
     def _overwrite(self, x: torch.Tensor, level: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        position = self.schedule.position(self.space.sigma(torch.as_tensor(level, device=x.device)))
-        position = position.reshape(-1, 1, 1, 1)
+        position = self.position(level)
         weight = self.weight(position)
         self.space.noise_into(self._scratch, self.original, self.noise, level)
         x.lerp_(self._scratch.to(x.dtype), weight.to(x.dtype))  # exact at weights 0 and 1

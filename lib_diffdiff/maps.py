@@ -8,7 +8,6 @@ accepted; everything after `to_change` works on change strengths only.
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 import os
 from dataclasses import dataclass
@@ -16,7 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+
+from .errors import SettingsError
+from .images import DEFAULT_MAX_PIXELS, open_image
+from .setting import Setting
 
 WHITE_KEEPS = "white keeps"
 WHITE_CHANGES = "white changes"
@@ -28,80 +31,117 @@ RESIZE_MODES = ("Just resize", "Crop and resize", "Resize and fill", "Just resiz
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, what PIL's convert("L") uses
 
 
-class MapError(ValueError):
-    """A change map or one of its options is unusable; `field` names the setting at fault."""
+MapError = SettingsError  # the name it had before: code that catches MapError keeps working
 
-    def __init__(self, field: str, message: str):
-        self.field = field
-        super().__init__(f"{field}: {message}")
+
+MAP_SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "convention",
+        "Convention",
+        str,
+        WHITE_KEEPS,
+        "White keeps (the paper) or white changes (like inpaint masks)",
+        "DiffDiff convention",
+        choices=CONVENTIONS,
+        sweepable=True,
+        cli_flag="--convention",
+    ),
+    Setting("invert", "Invert", bool, False, "Swap keep and change", "DiffDiff invert", sweepable=True, cli_flag="--invert-map"),
+    Setting(
+        "blur",
+        "Blur",
+        float,
+        0.0,
+        "Soften the map's edges: Gaussian blur radius in pixels",
+        "DiffDiff blur",
+        0.0,
+        64.0,
+        0.5,
+        sweepable=True,
+        cli_flag="--map-blur",
+    ),
+    Setting(
+        "contrast",
+        "Contrast",
+        float,
+        1.0,
+        "Push strengths away from (above 1) or towards (below 1) the middle",
+        "DiffDiff contrast",
+        0.0,
+        4.0,
+        0.05,
+        sweepable=True,
+        cli_flag="--map-contrast",
+    ),
+    Setting(
+        "strength",
+        "Strength scale",
+        float,
+        1.0,
+        "Multiply every pixel's change strength",
+        "DiffDiff strength",
+        0.0,
+        2.0,
+        0.05,
+        sweepable=True,
+        cli_flag="--map-strength",
+    ),
+)
+_MAP_SETTING = {setting.name: setting for setting in MAP_SETTINGS}
 
 
 @dataclass(frozen=True)
 class MapOptions:
-    """How a raw grayscale map becomes change strengths.
+    """How a raw grayscale map becomes change strengths; defaults and bounds are those of `MAP_SETTINGS`.
 
     Applied in this order: convention, invert, blur (pixels, at image size), contrast around 0.5,
     strength scale. Results are clamped to [0, 1].
     """
 
-    convention: str = WHITE_KEEPS
-    invert: bool = False
-    blur: float = 0.0
-    contrast: float = 1.0
-    strength: float = 1.0
+    convention: str = _MAP_SETTING["convention"].default
+    invert: bool = _MAP_SETTING["invert"].default
+    blur: float = _MAP_SETTING["blur"].default
+    contrast: float = _MAP_SETTING["contrast"].default
+    strength: float = _MAP_SETTING["strength"].default
 
     def __post_init__(self):
-        if self.convention not in CONVENTIONS:
-            raise MapError("convention", f"must be one of {list(CONVENTIONS)}, got {self.convention!r}")
-        for name, low in (("blur", 0.0), ("contrast", 0.0), ("strength", 0.0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise MapError(name, f"must be a number, got {type(value).__name__}")
-            if not math.isfinite(value) or value < low:
-                raise MapError(name, f"must be a finite number >= {low}, got {value!r}")
+        for setting in MAP_SETTINGS:
+            setting.check(getattr(self, setting.name))
 
 
-def read_map(source, field: str = "map") -> torch.Tensor:
+def read_map(source, field: str = "map", max_pixels: int = DEFAULT_MAX_PIXELS) -> torch.Tensor:
     """Read a map as gray levels in [0, 1], shape (H, W), float32; white = 1.
 
-    Accepts a path, encoded image bytes, a PIL image of any mode, a numpy array or a torch tensor
-    (uint8 is read as 0-255, uint16 as 0-65535, bool as 0/1, floats must already lie in [0, 1]).
-    Colour is reduced to luminance; an alpha channel is ignored.
+    Accepts a path, encoded image bytes (both opened by `images.open_image`: PNG, JPEG or WebP), a
+    PIL image of any mode, a numpy array or a torch tensor (uint8 is read as 0-255, uint16 as
+    0-65535, bool as 0/1, floats must already lie in [0, 1]). Colour is reduced to luminance; an
+    alpha channel is ignored. A map of more than `max_pixels` pixels is refused in every form.
     """
     if source is None:
-        raise MapError(field, "no map was given")
-    if isinstance(source, (str, os.PathLike)):
-        try:
-            with Image.open(source) as image:
-                image.load()
-                return read_map(image, field)
-        except (OSError, UnidentifiedImageError) as error:
-            raise MapError(field, f"cannot read image file {os.fspath(source)!r}: {error}") from None
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        try:
-            image = Image.open(io.BytesIO(bytes(source)))
-            image.load()
-        except (OSError, UnidentifiedImageError, ValueError) as error:
-            raise MapError(field, f"the bytes are not a readable image: {error}") from None
-        return read_map(image, field)
+        raise SettingsError(field, "no map was given")
+    if isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview)):
+        source = open_image(source, field, max_pixels)
     if isinstance(source, Image.Image):
-        return _from_array(_pil_to_array(source, field), field, channels_first=False)
-    if isinstance(source, torch.Tensor):
-        return _from_array(source.detach().cpu().numpy(), field, channels_first=True)
-    if isinstance(source, np.ndarray):
-        return _from_array(source, field, channels_first=False)
-    raise MapError(field, f"expected an image, a path, bytes, an array or a tensor, got {type(source).__name__}")
+        values, channels_first = _pil_to_array(source, field, max_pixels), False
+    elif isinstance(source, torch.Tensor):
+        values, channels_first = source.detach().cpu().numpy(), True
+    elif isinstance(source, np.ndarray):
+        values, channels_first = source, False
+    else:
+        raise SettingsError(field, f"expected an image, a path, bytes, an array or a tensor, got {type(source).__name__}")
+    return _from_array(values, field, channels_first, max_pixels)
 
 
-def _pil_to_array(image: Image.Image, field: str) -> np.ndarray:
+def _pil_to_array(image: Image.Image, field: str, max_pixels: int) -> np.ndarray:
     if image.width == 0 or image.height == 0:
-        raise MapError(field, "the image is empty (0 pixels)")
+        raise SettingsError(field, "the image is empty (0 pixels)")
+    _check_pixels(image.width, image.height, field, max_pixels)  # before converting a huge image
     if image.mode.startswith("I;16"):
         return np.asarray(image).astype(np.uint16)
     if image.mode == "I":
         values = np.asarray(image)
         if values.size and (values.min() < 0 or values.max() > 65535):
-            raise MapError(field, "a mode-I image must hold 16-bit values (0-65535)")
+            raise SettingsError(field, "a mode-I image must hold 16-bit values (0-65535)")
         return values.astype(np.uint16)
     if image.mode == "F":
         return np.asarray(image, dtype=np.float32)
@@ -110,7 +150,12 @@ def _pil_to_array(image: Image.Image, field: str) -> np.ndarray:
     return np.asarray(image)
 
 
-def _from_array(values: np.ndarray, field: str, channels_first: bool) -> torch.Tensor:
+def _check_pixels(width: int, height: int, field: str, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise SettingsError(field, f"is larger than the limit of {max_pixels} pixels: it has {width}x{height} = {width * height} pixels")
+
+
+def _from_array(values: np.ndarray, field: str, channels_first: bool, max_pixels: int) -> torch.Tensor:
     values = np.asarray(values)
     if values.ndim == 4 and values.shape[0] == 1:
         values = values[0]
@@ -119,11 +164,12 @@ def _from_array(values: np.ndarray, field: str, channels_first: bool) -> torch.T
         if first and (channels_first or not last):
             values = np.moveaxis(values, 0, -1)
         elif not last:
-            raise MapError(field, f"cannot tell the channels of an array of shape {tuple(values.shape)}")
+            raise SettingsError(field, f"cannot tell the channels of an array of shape {tuple(values.shape)}")
     elif values.ndim != 2:
-        raise MapError(field, f"expected a 2-D map (or one with 1-4 channels), got shape {tuple(values.shape)}")
+        raise SettingsError(field, f"expected a 2-D map (or one with 1-4 channels), got shape {tuple(values.shape)}")
     if values.size == 0:
-        raise MapError(field, f"the map is empty (shape {tuple(values.shape)})")
+        raise SettingsError(field, f"the map is empty (shape {tuple(values.shape)})")
+    _check_pixels(values.shape[1], values.shape[0], field, max_pixels)
     gray = _to_unit_range(values, field)
     if gray.ndim == 3:
         channels = gray.shape[-1]
@@ -141,20 +187,20 @@ def _to_unit_range(values: np.ndarray, field: str) -> np.ndarray:
     if np.issubdtype(values.dtype, np.floating):
         values = values.astype(np.float32)
         if not np.isfinite(values).all():
-            raise MapError(field, "the map contains NaN or infinite values")
+            raise SettingsError(field, "the map contains NaN or infinite values")
         low, high = float(values.min()), float(values.max())
         if low < 0.0 or high > 1.0:
-            raise MapError(field, f"float maps must lie in [0, 1], got values from {low:g} to {high:g}")
+            raise SettingsError(field, f"float maps must lie in [0, 1], got values from {low:g} to {high:g}")
         return values
-    raise MapError(field, f"unsupported value type {values.dtype}; use uint8, uint16, bool or floats in [0, 1]")
+    raise SettingsError(field, f"unsupported value type {values.dtype}; use uint8, uint16, bool or floats in [0, 1]")
 
 
 def fit_to_image(gray: torch.Tensor, width: int, height: int, resize_mode: int = 0) -> torch.Tensor:
     """Fit a (H, W) map to the init image's size the way the WebUI fits the init image itself."""
     if not 0 <= int(resize_mode) < len(RESIZE_MODES):
-        raise MapError("resize_mode", f"must be 0-{len(RESIZE_MODES) - 1} ({', '.join(RESIZE_MODES)}), got {resize_mode!r}")
+        raise SettingsError("resize_mode", f"must be 0-{len(RESIZE_MODES) - 1} ({', '.join(RESIZE_MODES)}), got {resize_mode!r}")
     if width < 1 or height < 1:
-        raise MapError("size", f"the image size must be positive, got {width}x{height}")
+        raise SettingsError("size", f"the image size must be positive, got {width}x{height}")
     src_h, src_w = gray.shape
     mode = int(resize_mode)
     if mode in (0, 3) or (src_w, src_h) == (width, height):

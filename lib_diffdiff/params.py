@@ -1,19 +1,22 @@
-"""Every user-facing setting, described once.
+"""Every user-facing setting, listed once: `SETTINGS` (the map's and the fan's options are described
+by `maps` and `fan`, which validate them with the same `Setting`s).
 
-The WebUI controls, the HTTP API's named arguments, the infotext keys and the XYZ-plot axes are all
-built from `SETTINGS`; `Settings.from_values` is the one strict parser, and its errors name the field.
+The WebUI controls, the HTTP API's named arguments, the infotext keys, the XYZ-plot axes, the runner
+CLI's flags and the preview's defaults are all built from `SETTINGS`, and so is `Settings`;
+`Settings.from_values` is the one strict parser, and its errors name the field.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import field, make_dataclass
 from typing import Any
 
-from .fan import FAN_COUNT_LIMITS, FAN_LAYOUTS, FanOptions
+from .errors import SettingsError
+from .fan import FAN_SETTINGS, STRENGTH_FAN, FanOptions
 from .injection import CONTINUOUS, RELEASE_RULES, STEPPED, Injector
-from .maps import CONVENTIONS, WHITE_KEEPS, MapError, MapOptions
-from .presets import PRESETS, STRENGTH_FAN
+from .maps import MAP_SETTINGS, MapOptions
+from .presets import PRESETS
+from .setting import Setting
 
 UPLOAD = "upload"
 INPAINT_MASK = "inpaint mask"
@@ -21,102 +24,11 @@ SOURCES = (UPLOAD, INPAINT_MASK, *PRESETS)
 MAP_HASH_KEY = "DiffDiff map"  # infotext key of the map's hash (`maps.map_hash` of the map fitted to the picture)
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One setting: its API name, UI label, infotext key, type and limits."""
-
-    name: str
-    label: str
-    kind: type  # bool, float, str, or object for an image
-    default: Any
-    tooltip: str
-    infotext: str | None = None  # None: not written to infotext (the map itself: its hash is)
-    minimum: float | None = None
-    maximum: float | None = None
-    step: float | None = None
-    choices: tuple = ()
-    sweepable: bool = False  # offered as an XYZ-plot axis
-    only_for_source: str | None = None  # used (and written to infotext) only with this map source
-    before: Any = None  # the value jobs had before this setting existed (None: its default), for pasted parameters without its key
-
-    def parse(self, value: Any) -> Any:
-        """Check one raw value (from the UI, JSON or infotext) and return it typed, or raise MapError."""
-        if self.kind is object:
-            return value
-        if self.kind is bool:
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-                return value.strip().lower() == "true"
-            raise MapError(self.name, f"must be true or false, got {value!r}")
-        if self.kind is float:
-            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-                raise MapError(self.name, f"must be a number, got {type(value).__name__}")
-            try:
-                number = float(value)
-            except ValueError:
-                raise MapError(self.name, f"must be a number, got {value!r}") from None
-            if not math.isfinite(number):
-                raise MapError(self.name, f"must be a finite number, got {value!r}")
-            if not self.minimum <= number <= self.maximum:
-                raise MapError(self.name, f"must lie between {self.minimum:g} and {self.maximum:g}, got {number:g}")
-            return number
-        if not isinstance(value, str) or value not in self.choices:
-            raise MapError(self.name, f"must be one of {list(self.choices)}, got {value!r}")
-        return value
-
-
 SETTINGS: tuple[Setting, ...] = (
     Setting("enabled", "Enable", bool, False, "Run Differential Diffusion on this job", "DiffDiff", sweepable=True),
     Setting("source", "Map source", str, UPLOAD, "Where the change map comes from", "DiffDiff source", choices=SOURCES, sweepable=True),
-    Setting("map", "Change map", object, None, "Grayscale change map; see the convention below"),
-    Setting(
-        "convention",
-        "Convention",
-        str,
-        WHITE_KEEPS,
-        "White keeps (the paper) or white changes (like inpaint masks)",
-        "DiffDiff convention",
-        choices=CONVENTIONS,
-        sweepable=True,
-    ),
-    Setting("invert", "Invert", bool, False, "Swap keep and change", "DiffDiff invert", sweepable=True),
-    Setting(
-        "blur",
-        "Blur",
-        float,
-        0.0,
-        "Soften the map's edges: Gaussian blur radius in pixels",
-        "DiffDiff blur",
-        0.0,
-        64.0,
-        0.5,
-        sweepable=True,
-    ),
-    Setting(
-        "contrast",
-        "Contrast",
-        float,
-        1.0,
-        "Push strengths away from (above 1) or towards (below 1) the middle",
-        "DiffDiff contrast",
-        0.0,
-        4.0,
-        0.05,
-        sweepable=True,
-    ),
-    Setting(
-        "strength",
-        "Strength scale",
-        float,
-        1.0,
-        "Multiply every pixel's change strength",
-        "DiffDiff strength",
-        0.0,
-        2.0,
-        0.05,
-        sweepable=True,
-    ),
+    Setting("map", "Change map", object, None, "Grayscale change map; see the convention below", only_for_source=UPLOAD),
+    *MAP_SETTINGS,
     Setting(
         "future_hinting",
         "Future hinting",
@@ -125,55 +37,9 @@ SETTINGS: tuple[Setting, ...] = (
         "Inject later-released regions at every earlier step (the paper's default)",
         "DiffDiff hinting",
         sweepable=True,
+        cli_flag="--no-future-hinting",
     ),
-    Setting(
-        "fan_layout",
-        "Fan layout",
-        str,
-        FanOptions.layout,
-        "Strength fan: sectors fanning up from the middle of the bottom edge, or vertical strips",
-        "DiffDiff fan layout",
-        choices=FAN_LAYOUTS,
-        only_for_source=STRENGTH_FAN,
-    ),
-    Setting(
-        "fan_count",
-        "Fan parts",
-        float,
-        float(FanOptions.count),
-        "Strength fan: how many sectors or strips",
-        "DiffDiff fan parts",
-        *FAN_COUNT_LIMITS,
-        1.0,
-        sweepable=True,
-        only_for_source=STRENGTH_FAN,
-    ),
-    Setting(
-        "fan_from",
-        "Fan from",
-        float,
-        FanOptions.start,
-        "Strength fan: change strength of the leftmost part (0 keeps, 1 changes fully)",
-        "DiffDiff fan from",
-        0.0,
-        1.0,
-        0.05,
-        sweepable=True,
-        only_for_source=STRENGTH_FAN,
-    ),
-    Setting(
-        "fan_to",
-        "Fan to",
-        float,
-        FanOptions.end,
-        "Strength fan: change strength of the rightmost part; the parts between are evenly spaced",
-        "DiffDiff fan to",
-        0.0,
-        1.0,
-        0.05,
-        sweepable=True,
-        only_for_source=STRENGTH_FAN,
-    ),
+    *FAN_SETTINGS,
     Setting(
         "release",
         "Release",
@@ -185,48 +51,35 @@ SETTINGS: tuple[Setting, ...] = (
         choices=RELEASE_RULES,
         sweepable=True,
         before=STEPPED,
+        cli_flag="--stepped-release",
+        cli_switch_to=STEPPED,
     ),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 
-@dataclass(frozen=True)
-class Settings:
-    """A validated set of values, one attribute per entry of SETTINGS."""
-
-    enabled: bool = False
-    source: str = UPLOAD
-    map: Any = None
-    convention: str = WHITE_KEEPS
-    invert: bool = False
-    blur: float = 0.0
-    contrast: float = 1.0
-    strength: float = 1.0
-    future_hinting: bool = True
-    fan_layout: str = FanOptions.layout
-    fan_count: float = float(FanOptions.count)
-    fan_from: float = FanOptions.start
-    fan_to: float = FanOptions.end
-    release: str = CONTINUOUS
+class _SettingsMethods:
+    """A validated set of values, one attribute per entry of SETTINGS (the `Settings` class below is
+    made from SETTINGS, so a setting is declared nowhere else)."""
 
     @classmethod
-    def from_values(cls, values: dict) -> Settings:
-        """Parse named values strictly: unknown names and bad values raise MapError naming the field."""
+    def from_values(cls, values: dict) -> _SettingsMethods:
+        """Parse named values strictly: unknown names and bad values raise SettingsError naming the field."""
         if not isinstance(values, dict):
-            raise MapError("args", f"expected an object of settings by name, got {type(values).__name__}")
+            raise SettingsError("args", f"expected an object of settings by name, got {type(values).__name__}")
         unknown = sorted(set(values) - set(BY_NAME))
         if unknown:
-            raise MapError(unknown[0], f"unknown setting; valid ones are {', '.join(BY_NAME)}")
+            raise SettingsError(unknown[0], f"unknown setting; valid ones are {', '.join(BY_NAME)}")
         settings = cls(**{name: BY_NAME[name].parse(value) for name, value in values.items()})
         settings.fan_options()  # the fan's own checks (a whole number of parts)
         return settings
 
     @classmethod
-    def from_positional(cls, values) -> Settings:
+    def from_positional(cls, values) -> _SettingsMethods:
         """Values in UI order (the WebUI passes script arguments this way)."""
         values = list(values)
         if len(values) > len(SETTINGS):
-            raise MapError("args", f"expected at most {len(SETTINGS)} values ({', '.join(BY_NAME)}), got {len(values)}")
+            raise SettingsError("args", f"expected at most {len(SETTINGS)} values ({', '.join(BY_NAME)}), got {len(values)}")
         return cls.from_values({setting.name: value for setting, value in zip(SETTINGS, values)})
 
     def injector(self, original, noise, change, schedule, space=None) -> Injector | None:
@@ -236,11 +89,22 @@ class Settings:
         return Injector(original, noise, change, schedule, future_hinting=self.future_hinting, space=space, release_rule=self.release)
 
     def map_options(self) -> MapOptions:
-        return MapOptions(self.convention, self.invert, self.blur, self.contrast, self.strength)
+        return MapOptions(**{setting.name: getattr(self, setting.name) for setting in MAP_SETTINGS})
 
     def fan_options(self) -> FanOptions:
-        return FanOptions(self.fan_layout, self.fan_count, self.fan_from, self.fan_to)
+        return FanOptions(*(getattr(self, setting.name) for setting in FAN_SETTINGS))
 
     def infotext(self) -> dict:
         """Generation-parameter entries for an enabled job (the map's hash is added by the caller)."""
         return {s.infotext: getattr(self, s.name) for s in SETTINGS if s.infotext and s.only_for_source in (None, self.source)}
+
+
+def settings_class(settings: tuple[Setting, ...]) -> type:
+    """The frozen dataclass of `settings`' values, each defaulting to its setting's default."""
+    fields = [(setting.name, setting.kind if setting.kind is not object else Any, field(default=setting.default)) for setting in settings]
+    settings_type = make_dataclass("Settings", fields, bases=(_SettingsMethods,), frozen=True)
+    settings_type.__module__ = __name__
+    return settings_type
+
+
+Settings = settings_class(SETTINGS)

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import torch
 
-from .fan import strength_fan
-from .maps import MapError
+from .errors import SettingsError
+from .fan import STRENGTH_FAN, strength_fan
 
 
 def gradient_left_to_right(width: int, height: int) -> torch.Tensor:
@@ -27,8 +27,6 @@ def radial(width: int, height: int) -> torch.Tensor:
     return ((rows**2 + cols**2).sqrt() / 2**0.5).clamp(0.0, 1.0)
 
 
-STRENGTH_FAN = "strength fan"
-
 PRESETS: dict[str, Callable[[int, int], torch.Tensor]] = {
     "gradient left to right": gradient_left_to_right,
     "gradient top to bottom": gradient_top_to_bottom,
@@ -43,7 +41,7 @@ def preset_map(name: str, width: int, height: int, settings=None) -> torch.Tenso
     `settings` (a `params.Settings`) shapes the strength fan and gives the convention it is drawn in.
     """
     if name not in PRESETS:
-        raise MapError("source", f"unknown preset {name!r}; presets are {', '.join(PRESETS)}")
+        raise SettingsError("source", f"unknown preset {name!r}; presets are {', '.join(PRESETS)}")
     if name == STRENGTH_FAN and settings is not None:
         return strength_fan(width, height, settings.fan_options(), settings.convention)
     return PRESETS[name](width, height)

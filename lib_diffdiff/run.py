@@ -12,15 +12,14 @@ Every input is checked before any weights load, so a typo costs seconds, not a m
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import re
 import sys
 from pathlib import Path
 
 from .cli import ArgumentParser, InputError, check_image_file, check_output_file, fail, number, seed_number, whole_number
-from .injection import CONTINUOUS, STEPPED
-from .maps import CONVENTIONS, WHITE_KEEPS, MapError
-from .params import Settings
+from .errors import SettingsError
+from .runner_job import edit, load_runner, runner_settings, setting_dest
+from .setting import Setting
 
 PROG = "diffdiff-run"
 DTYPES = ("auto", "float16", "bfloat16", "float32")
@@ -75,12 +74,6 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def family_guidance(runner_class) -> float:
-    """The guidance scale a runner uses when it is given none."""
-    default = inspect.signature(runner_class.__call__).parameters["guidance"].default
-    return runner_class.default_guidance if default is None else default
-
-
 def _add_common(parser: ArgumentParser, runner_class) -> None:
     pictures = parser.add_mutually_exclusive_group(required=True)
     pictures.add_argument("--image", type=Path, help="the image to edit (this or --batch is required)")
@@ -99,7 +92,7 @@ def _add_common(parser: ArgumentParser, runner_class) -> None:
     parser.add_argument("--steps", type=whole_number(1), default=50, help="denoising steps of a full-strength run")
     parser.add_argument("--strength", type=number(0.0, 1.0, above_minimum=True), default=1.0, help="the most any pixel may change, in (0, 1]")
     parser.add_argument(
-        "--guidance", type=number(0.0), help=f"classifier-free guidance scale (default: {family_guidance(runner_class):g})"
+        "--guidance", type=number(0.0), help=f"classifier-free guidance scale (default: {runner_class.default_guidance:g})"
     )
     parser.add_argument("--seed", type=seed_number(), default=0, help="seed of the noise; the same seed gives the same picture")
     parser.add_argument("--model", default=runner_class.default_model, help="hub id or local folder with a diffusers copy of the weights")
@@ -107,13 +100,27 @@ def _add_common(parser: ArgumentParser, runner_class) -> None:
     parser.add_argument("--device", help=f"torch device, e.g. cuda, cuda:1, mps, cpu (default: what this machine has: {default_device()})")
     parser.add_argument("--dtype", choices=DTYPES, default="auto", help="weights precision; auto: float16 on CUDA, float32 elsewhere")
     parser.add_argument("--cpu-offload", action="store_true", help="keep models on the CPU and move each to --device only while it runs")
-    parser.add_argument("--convention", choices=CONVENTIONS, default=WHITE_KEEPS, help="which end of the map keeps the image")
-    parser.add_argument("--invert-map", action="store_true", help="swap keep and change")
-    parser.add_argument("--map-blur", type=number(0.0), default=0.0, help="Gaussian blur of the map, in pixels")
-    parser.add_argument("--no-future-hinting", action="store_true", help="the paper's ablation: inject regions only at their release")
-    parser.add_argument(
-        "--stepped-release", action="store_true", help="the paper's release rule: a pixel takes part in floor(strength * steps) whole steps"
-    )
+    for setting in runner_settings():
+        _add_setting(parser, setting)
+
+
+def _add_setting(parser: ArgumentParser, setting: Setting) -> None:
+    """A flag made from a Setting: a switch for a boolean (it turns the default around) or to the
+    setting's `cli_switch_to` choice, a choice, or a bounded number."""
+    common = dict(dest=setting_dest(setting), default=setting.default)
+    if setting.cli_switch_to is not None:
+        switch_help = f"{setting.cli_switch_to} instead of {setting.default}: {setting.tooltip}"
+        parser.add_argument(setting.cli_flag, action="store_const", const=setting.cli_switch_to, help=switch_help, **common)
+    elif setting.kind is bool:
+        if setting.default:
+            parser.add_argument(setting.cli_flag, action="store_false", help=f"turn off {setting.label.lower()}: {setting.tooltip}", **common)
+        else:
+            parser.add_argument(setting.cli_flag, action="store_true", help=setting.tooltip, **common)
+    elif setting.kind is float:
+        kind = number(setting.minimum, setting.maximum)
+        parser.add_argument(setting.cli_flag, type=kind, help=f"{setting.tooltip}, {setting.minimum:g} to {setting.maximum:g}", **common)
+    else:
+        parser.add_argument(setting.cli_flag, choices=setting.choices, help=setting.tooltip, **common)
 
 
 def check_device(name: str) -> None:
@@ -168,71 +175,11 @@ def check_inputs(args) -> None:
             )
 
 
-def torch_dtype(name: str, device: str):
-    import torch
-
-    if name == "auto":
-        return torch.float16 if str(device).startswith("cuda") else torch.float32
-    return getattr(torch, name)
-
-
-def load_runner(args):
-    """The family's runner with its weights loaded as the arguments say."""
-    from .runners import RUNNERS
-
-    runner_class = RUNNERS[args.family]
-    placement = dict(device=args.device, dtype=torch_dtype(args.dtype, args.device), offload=args.cpu_offload, variant=args.variant)
-    if args.family == "if":
-        return runner_class.load(
-            args.model, stage_2_model=args.stage_2_model, stage_3_model=args.stage_3_model, upscale=args.upscale, **placement
-        )
-    if args.family == "kandinsky":
-        return runner_class.load(args.model, prior_model=args.prior_model, **placement)
-    return runner_class.load(args.model, **placement)
-
-
-def settings_of(args) -> Settings:
-    """The Differential Diffusion settings the arguments give (the map itself is passed separately)."""
-    return Settings(
-        enabled=True,
-        convention=args.convention,
-        invert=args.invert_map,
-        blur=args.map_blur,
-        future_hinting=not args.no_future_hinting,
-        release=STEPPED if args.stepped_release else CONTINUOUS,
-    )
-
-
 def run(args):
     """Load, edit and write the result; returns the output path."""
     image = edit(load_runner(args), args, args.image, args.map)
     image.save(args.out)
     return args.out
-
-
-def edit(runner, args, image, change_map):
-    """One picture edited by a loaded runner with the arguments' settings; returns the PIL image."""
-    settings = settings_of(args)
-    extra = {}
-    if args.guidance is not None:
-        extra["guidance"] = args.guidance
-    if args.family == "if":
-        extra.update(stage_2_steps=args.stage_2_steps, noise_level=args.noise_level)
-    if args.family == "kandinsky":
-        extra["prior_steps"] = args.prior_steps
-    return runner(
-        image,
-        change_map,
-        args.prompt,
-        negative_prompt=args.negative_prompt,
-        steps=args.steps,
-        strength=args.strength,
-        seed=args.seed,
-        map_options=settings.map_options(),
-        future_hinting=settings.future_hinting,
-        release_rule=settings.release,
-        **extra,
-    )
 
 
 def main(argv=None) -> int:
@@ -245,7 +192,7 @@ def main(argv=None) -> int:
     if args.batch is not None:
         from .batch import main as batch_main
 
-        return batch_main(args)
+        return batch_main(args, load_runner)
     from .runners import WeightsNotFoundError
 
     try:
@@ -253,7 +200,7 @@ def main(argv=None) -> int:
     except WeightsNotFoundError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 3
-    except (MapError, ValueError) as error:
+    except (ValueError) as error:
         return fail(PROG, error)
     print(f"wrote {out}")
     return 0

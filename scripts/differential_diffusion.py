@@ -11,12 +11,12 @@ from modules import script_callbacks, scripts
 
 from diffdiff_webui import api, ui, xyz
 from diffdiff_webui.job import ATTRIBUTE, Job
-from lib_diffdiff.api_args import parse_script_args
+from diffdiff_webui.api_args import parse_script_args
+from lib_diffdiff.errors import SettingsError
 from lib_diffdiff.fan import annotate_fan
-from lib_diffdiff.maps import MapError
 from lib_diffdiff.params import SETTINGS
 from lib_diffdiff.presets import STRENGTH_FAN
-from lib_diffdiff.xyz_axes import apply_overrides, swept_values
+from diffdiff_webui.xyz_axes import apply_overrides, swept_values
 
 
 class DifferentialDiffusionScript(scripts.Script):
@@ -37,7 +37,7 @@ class DifferentialDiffusionScript(scripts.Script):
             return  # off (the accordion, or positional API args): nothing at all happens
         try:  # UI values, the API's named or positional form, then the XYZ plot's swept values
             settings = apply_overrides(parse_script_args(list(args)), p)
-        except MapError as error:
+        except SettingsError as error:
             setattr(p, ATTRIBUTE, Job(p, None, error))
             return
         if settings.enabled:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile, WebPImagePlugin
 
-from lib_diffdiff.api_args import DEFAULT_MAX_PIXELS, decode_image, parse_script_args
+from diffdiff_webui.api_args import DEFAULT_MAX_PIXELS, decode_image, parse_script_args
 from lib_diffdiff.maps import MapError, read_map
 from lib_diffdiff.params import SETTINGS, Settings
 

@@ -27,7 +27,7 @@ from lib_diffdiff.runners import DeepFloydIF, Kandinsky22, StableDiffusion, Stab
 ROOT = Path(__file__).resolve().parents[1]
 HEIGHT, WIDTH = 24, 32
 GOOD = [f"p{index:02d}" for index in range(10)]
-BAD = {"broken": "cannot read", "wide_map": "another aspect ratio"}
+BAD = {"broken": "image: the PNG data is corrupt", "wide_map": "another aspect ratio"}
 SETTINGS = ["--prompt", "a cat", "--negative-prompt", "dog, blurry", "--steps", "3", "--strength", "0.9", "--seed", "5", "--same-aspect"]
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from lib_diffdiff.bench import METHODS, reliability
-from lib_diffdiff.plot import nice_ticks
+from lib_diffdiff.lab.bench import METHODS, reliability
+from lib_diffdiff.lab.plot import nice_ticks
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -97,11 +97,21 @@ def test_bad_files_are_refused_before_loading(files, capsys):
     missing = [*argv[:2], str(files / "none.png"), *argv[3:]]
     assert "--image: no such file" in refused(missing, capsys)
     not_an_image = [*argv[:4], str(files / "notes.txt"), *argv[5:]]
-    assert "--map: not a readable image" in refused(not_an_image, capsys)
+    assert f"--map: {files / 'notes.txt'}: the data is not an image" in refused(not_an_image, capsys)
     model_file = runner_args(files, "--model", str(files / "notes.txt"))
     assert "--model" in refused(model_file, capsys)
     for out, says in (("o.xyz", "unknown image format '.xyz'"), ("notes.txt/o.png", "is a file, not a folder"), ("dir.png", "is a folder")):
         assert says in refused([*argv[:-1], str(files / out)], capsys)
+
+
+def test_a_map_over_the_pixel_cap_is_refused_from_its_header_before_loading(files, capsys):
+    """The CLI once accepted an 81 MP map; it now meets the API's cap, named by its flag."""
+    from test_maps import png_claiming
+
+    (files / "huge.png").write_bytes(png_claiming(9000, 9000))
+    argv = runner_args(files)
+    error = refused([*argv[:4], str(files / "huge.png"), *argv[5:]], capsys)
+    assert f"--map: {files / 'huge.png'}: is larger than the limit of 67108864 pixels: its header says 9000x9000" in error
 
 
 def test_missing_required_flags_are_named(files, capsys):
@@ -187,12 +197,12 @@ def test_demo_into_an_unwritable_place_is_one_line(tmp_path):
 
 
 def test_a_write_that_fails_late_is_one_line(tmp_path, capsys, monkeypatch):
-    import lib_diffdiff.demo
+    import lib_diffdiff.__main__
 
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(lib_diffdiff.demo, "run", full_disk)
+    monkeypatch.setattr(lib_diffdiff.__main__, "write_demo", full_disk)
     assert tools_main(["demo", "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == "diffdiff: error: --out: cannot write: [Errno 28] No space left on device"
 

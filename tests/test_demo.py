@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from lib_diffdiff.demo import PANEL_NAME, TRENDS_NAME, make_pictures
+from lib_diffdiff.lab.demo import PANEL_NAME, TRENDS_NAME, make_pictures
 
 ROOT = Path(__file__).resolve().parents[1]
 

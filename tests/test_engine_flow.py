@@ -15,7 +15,7 @@ from webui_sampling import SAMPLERS
 
 from lib_diffdiff import FlowSpace, Injector, ReleaseSchedule
 from lib_diffdiff.injection import CONTINUOUS, STEPPED
-from lib_diffdiff.reference import PosteriorMeanDenoiser, as_flow_denoiser, builtin_images, shifted_flow_sigmas
+from lib_diffdiff.lab.reference import PosteriorMeanDenoiser, as_flow_denoiser, builtin_images, shifted_flow_sigmas
 
 FLOW_SAMPLERS = sorted(name for name, spec in SAMPLERS.items() if not spec.timestep)
 SCHEDULE = k_diffusion.external.DiscreteSchedule(shifted_flow_sigmas(3.0), quantize=False)

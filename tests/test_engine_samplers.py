@@ -11,7 +11,7 @@ from webui_sampling import SAMPLERS, img2img, unipc
 from lib_diffdiff import Injector, ReleaseSchedule, TimestepSpace
 from lib_diffdiff.injection import CONTINUOUS, RELEASE_RULES, STEPPED
 from lib_diffdiff.params import Settings
-from lib_diffdiff.reference import PosteriorMeanDenoiser, as_noise_predictor, builtin_images, linear_alphas_cumprod
+from lib_diffdiff.lab.reference import PosteriorMeanDenoiser, as_noise_predictor, builtin_images, linear_alphas_cumprod
 
 LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
 HEIGHT, WIDTH, TILE = 10, 20, 5  # tiles straddle the level bands, so regions see each other

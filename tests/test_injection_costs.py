@@ -4,7 +4,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from lib_diffdiff import Injector, ReleaseSchedule, TimestepSpace
-from lib_diffdiff.reference import karras_sigmas, linear_alphas_cumprod
+from lib_diffdiff.lab.reference import karras_sigmas, linear_alphas_cumprod
 
 SYNCING_OPS = {"aten._local_scalar_dense.default", "aten.item.default"}
 

@@ -75,7 +75,7 @@ def test_paths_and_bytes(tmp_path):
         (np.zeros((0, 4), dtype=np.uint8), "empty"),
         (np.array([[1, 2]], dtype=np.int64), "unsupported value type"),
         (np.zeros((2, 3, 4, 5)), "2-D map"),
-        (b"not an image", "not a readable image"),
+        (b"not an image", "the data is not an image; send PNG, JPEG or WebP"),
         ("/no/such/map.png", "cannot read image file"),
         (None, "no map was given"),
         (3.5, "expected an image"),
@@ -172,3 +172,36 @@ def test_presets_are_gray_maps_with_the_named_direction():
         assert gray.shape == (3, 5) and 0 <= gray.min() and gray.max() <= 1
     with pytest.raises(MapError, match="unknown preset"):
         preset_map("spiral", 4, 4)
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG header that claims width x height, with no pixel data: only a header check can refuse it cheaply."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"") + chunk(b"IEND", b"")
+
+
+def test_every_form_of_map_is_held_to_the_pixel_cap(tmp_path):
+    """The library's paths and bytes go through the API's decoder: an 81 MP map is refused, naming the field."""
+    path = tmp_path / "huge.png"
+    path.write_bytes(png_claiming(9000, 9000))
+    for source in (path, str(path), path.read_bytes()):
+        with pytest.raises(MapError, match="^overlay: is larger than the limit of 67108864 pixels: its header says 9000x9000") as error:
+            read_map(source, field="overlay")
+        assert error.value.field == "overlay"
+    for decoded in (np.zeros((30, 30), np.uint8), Image.new("L", (30, 30)), torch.zeros(1, 30, 30)):
+        with pytest.raises(MapError, match="^map: is larger than the limit of 800 pixels: it has 30x30 = 900 pixels"):
+            read_map(decoded, max_pixels=800)
+        assert read_map(decoded, max_pixels=900).shape == (30, 30)
+
+
+def test_files_are_held_to_the_same_formats_as_the_api(tmp_path):
+    path = tmp_path / "map.gif"
+    Image.fromarray(GRAY, "L").save(path)
+    with pytest.raises(MapError, match="^map: GIF images are not accepted; send PNG, JPEG or WebP"):
+        read_map(path)

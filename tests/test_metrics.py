@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from lib_diffdiff.maps import MapOptions, to_change
-from lib_diffdiff.metrics import all_change_map, column_trend, gradient_map, normalised_trend, pearson, reliability_score
+from lib_diffdiff.lab.metrics import all_change_map, column_trend, gradient_map, normalised_trend, pearson, reliability_score
 
 N, C, H, W = 3, 2, 5, 12
 

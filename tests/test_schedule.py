@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lib_diffdiff.reference import karras_sigmas, linear_alphas_cumprod
+from lib_diffdiff.lab.reference import karras_sigmas, linear_alphas_cumprod
 from lib_diffdiff.schedule import ReleaseSchedule, timestep_to_sigma, unipc_timesteps
 
 
@@ -69,3 +69,24 @@ def test_unipc_evaluates_on_its_own_grid_spaced_as_its_skip_type_says(skip_type)
 def test_unipc_rejects_an_unknown_skip_type():
     with pytest.raises(ValueError, match="skip type"):
         unipc_timesteps(500, 5, "cosine", linear_alphas_cumprod())
+
+
+@pytest.mark.parametrize("rule", ["continuous", "stepped"])
+def test_the_injection_and_released_at_read_a_level_alike(rule):
+    """What `released_at` calls held the injection pulls fully to the original (future hinting), and
+    what the injection leaves alone is released: an inpainting checkpoint's mask (released_at) and
+    the injection agree at every evaluation, timestep samplers included."""
+    from lib_diffdiff.injection import Injector, TimestepSpace
+
+    alphas = linear_alphas_cumprod()
+    timesteps = torch.tensor([999, 799, 599, 399, 199, 99])
+    change = torch.rand(8, 8, generator=torch.Generator().manual_seed(3))
+    latent = torch.zeros(1, 4, 8, 8)
+    schedule = ReleaseSchedule.from_timesteps(timesteps, alphas)
+    injector = Injector(latent, torch.randn(1, 4, 8, 8), change, schedule, space=TimestepSpace(alphas), release_rule=rule)
+    for level in timesteps:
+        released = injector.released_at(level)
+        weight = injector.inject_(latent.clone(), level)
+        assert torch.all(weight[released == 0] == 1) and torch.all(released[weight == 0] == 1)
+        assert torch.equal(released, injector.released(injector.position(level)))
+    assert 0 < injector.released_at(timesteps[3]).mean() < 1, "the map splits held and released pixels"

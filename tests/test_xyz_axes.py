@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lib_diffdiff.api_args import parse_script_args
+from diffdiff_webui.api_args import parse_script_args
 from lib_diffdiff.maps import MapError
 from lib_diffdiff.params import SETTINGS, SOURCES, Settings
-from lib_diffdiff.xyz_axes import AXES, OVERRIDES_ATTR, apply_overrides, register_axes, swept_values
+from diffdiff_webui.xyz_axes import AXES, OVERRIDES_ATTR, apply_overrides, register_axes, swept_values
 
 BY_NAME = {axis.setting.name: axis for axis in AXES}
 

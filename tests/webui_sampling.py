@@ -264,7 +264,7 @@ def sigma_schedule(spec: SamplerSpec, steps: int) -> torch.Tensor:
 
 
 def _discrete_sigmas(t: torch.Tensor) -> torch.Tensor:
-    from lib_diffdiff.reference import linear_alphas_cumprod
+    from lib_diffdiff.lab.reference import linear_alphas_cumprod
 
     alphas = linear_alphas_cumprod()
     log_sigmas = ((1 - alphas) / alphas).sqrt().log()
@@ -300,7 +300,7 @@ def img2img(
     if spec.guided and unconditional is None:
         raise ValueError(f"{spec.name} guides with an unconditional prediction: pass `unconditional`")
     if spec.timestep:
-        from lib_diffdiff.reference import linear_alphas_cumprod
+        from lib_diffdiff.lab.reference import linear_alphas_cumprod
         from lib_diffdiff.schedule import unipc_timesteps
 
         alphas = linear_alphas_cumprod()

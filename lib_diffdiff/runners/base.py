@@ -1,12 +1,20 @@
-"""What every runner shares: loading with clear errors, input images, seeds and the Differential Diffusion call."""
+"""What every runner shares: loading with clear errors, input images, seeds and the Differential Diffusion call.
+
+A family is a `Runner` subclass that names its pipelines in `load_parts` and says in `edit` how its
+pipelines are called; the common arguments (steps, strength, guidance, seed, map options, future
+hinting) are read and checked once here and reach `edit` as an `Edit`.
+"""
 
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 import torch
 from PIL import Image
 
+from ..images import open_image
 from ..injection import CONTINUOUS
 from ..maps import MapOptions
 from .core import DifferentialRun, load_pipeline, place, seeded_generator
@@ -20,13 +28,10 @@ def diffusers_class(name: str):
 
 
 def read_image(image):
-    """A path or PIL image as RGB PIL; tensors and arrays go to the pipeline unchanged."""
+    """A path (opened by the one decoder, `images.open_image`) or PIL image as RGB PIL; tensors and
+    arrays go to the pipeline unchanged."""
     if isinstance(image, (str, os.PathLike)):
-        try:
-            with Image.open(image) as opened:
-                return opened.convert("RGB")
-        except OSError as error:
-            raise ValueError(f"image: cannot read {os.fspath(image)!r}: {error}") from None
+        image = open_image(image, "image")
     if isinstance(image, Image.Image):
         return image.convert("RGB")
     return image
@@ -38,27 +43,64 @@ def check_strength(strength: float) -> float:
     return float(strength)
 
 
-class SinglePipelineRunner:
-    """A runner around one diffusers img2img pipeline that takes `image` and `prompt`."""
+@dataclass(frozen=True)
+class Edit:
+    """The arguments every family's call shares, checked; `run` calls one pipeline with the map."""
+
+    prompt: object
+    negative_prompt: object
+    change_map: object
+    map_options: MapOptions | None
+    future_hinting: bool
+    release_rule: str
+    steps: int
+    strength: float
+    guidance: float
+    seed: int
+
+    def run(self, pipe, *, pixels_per_latent: int, steps: int | None = None, guidance: float | None = None, **call_kwargs):
+        """`pipe(**call_kwargs)` with Differential Diffusion, a fresh seeded generator and the shared
+        steps, strength and guidance (a later stage may have steps and guidance of its own)."""
+        run = DifferentialRun(
+            pipe,
+            self.change_map,
+            options=self.map_options,
+            future_hinting=self.future_hinting,
+            release_rule=self.release_rule,
+            pixels_per_latent=pixels_per_latent,
+        )
+        return run(
+            num_inference_steps=int(self.steps if steps is None else steps),
+            strength=self.strength,
+            guidance_scale=self.guidance if guidance is None else guidance,
+            generator=seeded_generator(self.seed),
+            **call_kwargs,
+        )
+
+
+class Runner(ABC):
+    """A model family: its pipelines, loaded with clear errors, and how one edit calls them."""
 
     family = ""
-    pipeline_name = ""  # the diffusers class
     default_model = ""
     default_guidance = 7.5
 
-    def __init__(self, pipe):
-        self.pipe = pipe
-
-    @property
-    def pixels_per_latent(self) -> int:
-        """Image pixels per latent pixel along a side, to fit the map to the working image."""
-        return self.pipe.image_processor.config.vae_scale_factor
+    @classmethod
+    def load(cls, model: str | None = None, *, device: str = "cuda", dtype=torch.float16, offload: bool = False, variant=None, **parts):
+        """Load the weights (hub ids or local folders) and place the pipelines on `device`; `parts`
+        names a family's further weights (e.g. `prior_model=`)."""
+        pipes = cls.load_parts(model or cls.default_model, dtype=dtype, variant=variant, **parts)
+        return cls(*(None if pipe is None else place(pipe, device, offload) for pipe in pipes))
 
     @classmethod
-    def load(cls, model: str | None = None, *, device: str = "cuda", dtype=torch.float16, offload: bool = False, variant=None):
-        """Load the weights (hub id or local folder) and place the pipeline on `device`."""
-        pipe = load_pipeline(diffusers_class(cls.pipeline_name), model or cls.default_model, cls.family, dtype=dtype, variant=variant)
-        return cls(place(pipe, device, offload))
+    @abstractmethod
+    def load_parts(cls, model: str, *, dtype, variant) -> tuple:
+        """The pipelines, in the order the constructor takes them."""
+
+    @classmethod
+    def load_part(cls, pipeline_name: str, model: str, part: str = "", option: str = "--model", **kwargs):
+        """One diffusers pipeline of this family; `part` and `option` name it in the error when weights are missing."""
+        return load_pipeline(diffusers_class(pipeline_name), model, f"{cls.family} {part}".strip(), option, **kwargs)
 
     def __call__(
         self,
@@ -74,26 +116,54 @@ class SinglePipelineRunner:
         map_options: MapOptions | None = None,
         future_hinting: bool = True,
         release_rule: str = CONTINUOUS,
-        **pipeline_kwargs,
+        **family_options,
     ):
-        """Edit `image` as `change_map` allows; returns the first image of the pipeline's output."""
-        run = DifferentialRun(
-            self.pipe,
-            change_map,
-            options=map_options,
-            future_hinting=future_hinting,
-            release_rule=release_rule,
-            pixels_per_latent=self.pixels_per_latent,
-        )
-        image = read_image(image)
-        output = run(
-            image=image,
+        """Edit `image` (a path, PIL image or the pipeline's own input) as `change_map` allows; returns
+        the edited image. `guidance` defaults to the family's; `family_options` are those `edit` takes."""
+        job = Edit(
             prompt=prompt,
             negative_prompt=negative_prompt,
-            num_inference_steps=int(steps),
+            change_map=change_map,
+            map_options=map_options,
+            future_hinting=future_hinting,
+            release_rule=release_rule,
+            steps=int(steps),
             strength=check_strength(strength),
-            guidance_scale=self.default_guidance if guidance is None else guidance,
-            generator=seeded_generator(seed),
+            guidance=self.default_guidance if guidance is None else guidance,
+            seed=int(seed),
+        )
+        return self.edit(read_image(image), job, **family_options)
+
+    @abstractmethod
+    def edit(self, image, job: Edit, **family_options):
+        """The family's pipeline calls for one edit."""
+
+
+class SinglePipelineRunner(Runner):
+    """A runner around one diffusers img2img pipeline that takes `image` and `prompt`."""
+
+    pipeline_name = ""  # the diffusers class
+
+    def __init__(self, pipe):
+        self.pipe = pipe
+
+    @property
+    def pixels_per_latent(self) -> int:
+        """Image pixels per latent pixel along a side, to fit the map to the working image."""
+        return self.pipe.image_processor.config.vae_scale_factor
+
+    @classmethod
+    def load_parts(cls, model: str, *, dtype, variant) -> tuple:
+        return (cls.load_part(cls.pipeline_name, model, dtype=dtype, variant=variant),)
+
+    def edit(self, image, job: Edit, **pipeline_kwargs):
+        """One call of the pipeline; `pipeline_kwargs` go to it unchanged."""
+        output = job.run(
+            self.pipe,
+            pixels_per_latent=self.pixels_per_latent,
+            image=image,
+            prompt=job.prompt,
+            negative_prompt=job.negative_prompt,
             **{**self.working_size(image), **pipeline_kwargs},
         )
         return output.images[0]

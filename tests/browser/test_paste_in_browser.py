@@ -169,3 +169,16 @@ def _close(shown, expected: torch.Tensor, tolerance: float = 3.0) -> bool:
         return False
     width, height, reds = shown
     return (width, height) == (PREVIEW_SIZE, PREVIEW_SIZE) and torch.allclose(torch.tensor(reds, dtype=torch.float32), expected, atol=tolerance)
+
+
+def test_the_fan_controls_show_only_for_the_fan_and_the_map_only_for_an_upload(page):
+    fan_controls = [setting.name for setting in SETTINGS if setting.name.startswith("fan_")]
+
+    def shown_controls():
+        return {name: page.find(name).is_displayed() for name in ["map", *fan_controls]}
+
+    assert shown_controls() == {"map": True, **dict.fromkeys(fan_controls, False)}
+    for source, map_shown, fan_shown in (("strength fan", False, True), ("radial", False, False), ("upload", True, False)):
+        page.set(BY_NAME["source"], source)
+        expected = {"map": map_shown, **dict.fromkeys(fan_controls, fan_shown)}
+        page.wait_for(lambda: shown_controls() == expected, f"the controls of source {source!r}")

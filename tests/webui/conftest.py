@@ -29,7 +29,7 @@ def tiny_model(kind: str):
 
 
 def scene(seed: int = 11) -> Image.Image:
-    from lib_diffdiff.reference import builtin_images
+    from lib_diffdiff.lab.reference import builtin_images
 
     image = builtin_images(1, size=SIZE, seed=seed)[0]
     return Image.fromarray(((image + 1) * 127.5).round().clamp(0, 255).byte().permute(1, 2, 0).numpy())

@@ -13,6 +13,7 @@ from conftest import WebUI, gray, scene, tiny_model
 from fastapi.testclient import TestClient
 from modules import errors, shared
 
+from lib_diffdiff.images import open_image as real_open_image
 from lib_diffdiff.maps import map_hash, read_map
 from lib_diffdiff.params import SETTINGS
 
@@ -56,6 +57,18 @@ def test_named_arguments_with_a_data_url_map(client):
     text = infotext(client.post(PATH, json=request([{"enabled": True, "map": "data:image/png;base64," + b64(map_image), "strength": 0.8}])))
     assert "DiffDiff: True" in text and "DiffDiff strength: 0.8" in text
     assert f"DiffDiff map: {map_hash(read_map(map_image))}" in text
+
+
+@pytest.mark.parametrize("form", ["named", "positional"])
+def test_a_requests_map_is_decoded_once_for_the_route_check_and_the_job(client, monkeypatch, form):
+    import diffdiff_webui.api_args as api_args
+
+    decoded = []
+    monkeypatch.setattr(api_args, "open_image", lambda data, *rest: decoded.append(data) or real_open_image(data, *rest))
+    text = b64(gray(0.35 if form == "named" else 0.45))  # a map no earlier test sent
+    args = [{"enabled": True, "map": text}] if form == "named" else [True, "upload", text]
+    assert "DiffDiff: True" in infotext(client.post(PATH, json=request(args)))
+    assert len(decoded) == 1
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])

@@ -6,7 +6,7 @@ from modules import errors, scripts, shared
 
 from diffdiff_webui import xyz
 from diffdiff_webui.job import ATTRIBUTE
-from lib_diffdiff.xyz_axes import AXES
+from diffdiff_webui.xyz_axes import AXES
 
 
 def xyz_module():

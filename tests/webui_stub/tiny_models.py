@@ -10,7 +10,7 @@ import k_diffusion.external
 import torch
 import torch.nn.functional as F
 
-from lib_diffdiff.reference import PosteriorMeanDenoiser, as_flow_denoiser, builtin_images, linear_alphas_cumprod, shifted_flow_sigmas
+from lib_diffdiff.lab.reference import PosteriorMeanDenoiser, as_flow_denoiser, builtin_images, linear_alphas_cumprod, shifted_flow_sigmas
 
 KINDS = ("sd1", "sd2-v", "sdxl", "sd1-inpainting")
 FLOW_KINDS = ("sd3",)

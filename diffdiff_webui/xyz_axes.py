@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lib_diffdiff.params import SETTINGS, Setting, Settings
+
 from .api_args import DEFAULT_MAX_PIXELS, parse_script_args
-from .params import SETTINGS, Setting, Settings
 
 OVERRIDES_ATTR = "diffdiff_xyz_overrides"  # the dict of swept values on a job: setting name -> value
 LABEL_PREFIX = "[DiffDiff] "
@@ -51,7 +52,7 @@ class Axis:
         return None
 
     def apply(self, p, value, xs) -> None:
-        """Record the value for this cell's job; a bad value raises MapError naming the setting."""
+        """Record the value for this cell's job; a bad value raises SettingsError naming the setting."""
         swept = getattr(p, OVERRIDES_ATTR, None) or {}
         setattr(p, OVERRIDES_ATTR, {**swept, self.setting.name: self.setting.parse(value)})
 
@@ -103,7 +104,7 @@ def apply_overrides(settings: Settings, p, max_pixels: int = DEFAULT_MAX_PIXELS)
     """The job's settings with its swept values applied, validated by the same parser as the API.
 
     Any swept value turns the job on unless "enabled" itself is swept. A map left undecoded because
-    the accordion was off is decoded now, and a missing one is reported (MapError naming "map").
+    the accordion was off is decoded now, and a missing one is reported (SettingsError naming "map").
     """
     swept = swept_values(p)
     if not swept:

@@ -17,8 +17,8 @@ import torch
 from tqdm import tqdm
 
 from .demo import edit, euler, schedule
-from .injection import STEPPED
-from .maps import MapOptions, to_change
+from ..injection import STEPPED
+from ..maps import MapOptions, to_change
 from .metrics import all_change_map, gradient_map, normalised_trend, pearson
 from .plot import plot_trends
 from .reference import PosteriorMeanDenoiser, builtin_images

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import torch
 
-from .maps import LUMA
+from ..maps import LUMA
 
 
 class PosteriorMeanDenoiser:
@@ -73,7 +73,7 @@ def _untile(tiles: torch.Tensor, height: int, width: int, tile: int) -> torch.Te
 
 def as_noise_predictor(denoiser, alphas_cumprod: torch.Tensor):
     """The same model as a DDPM noise predictor `(x_t, t) -> eps`, for timestep samplers."""
-    from .schedule import timestep_to_sigma
+    from ..schedule import timestep_to_sigma
 
     def predict_noise(x, timestep, **kwargs):
         sigma = timestep_to_sigma(torch.as_tensor(timestep, device=x.device), alphas_cumprod).reshape(-1, 1, 1, 1)

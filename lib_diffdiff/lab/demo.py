@@ -9,21 +9,20 @@ between blends smoothly: with a left-to-right map the change grows from left to 
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from .fan import annotate_fan, fan_parts
-from .injection import CONTINUOUS, Injector
-from .maps import MapOptions, prepare_change_map
-from .params import Settings
-from .plot import paste_text
-from .presets import STRENGTH_FAN, preset_map
+from ..fan import annotate_fan, fan_parts
+from ..injection import CONTINUOUS, Injector
+from ..maps import MapOptions, prepare_change_map
+from ..params import Settings
+from ..presets import STRENGTH_FAN, preset_map
 from .reference import PosteriorMeanDenoiser, builtin_images, karras_sigmas, sunset_palette
-from .schedule import ReleaseSchedule
+from ..schedule import ReleaseSchedule
+from ..text import paste_text
 
 SIZE = 288  # the demo picture's side in pixels (its "latent" is the picture itself)
 SPREAD = 0.02  # the grain the reference edit allows around the recoloured picture, in [-1, 1] units
@@ -182,17 +181,3 @@ def panel(pictures: dict) -> Image.Image:
     chart = bar_chart(pictures["sector_change"], [f"{strength:.1f}" for strength in strengths], width - margin - chart_x, 2 * size)
     place(chart, chart_x, row_2, "measured change", "per sector, share of plain img2img's")
     return canvas
-
-
-def run(out: Path, steps: int = 30, seed: int = 1, progress: bool = False) -> list[Path]:
-    """Write into `out` the demo's panel and the reliability benchmark's trend plot (at the benchmark's
-    defaults, so `--out docs` remakes the README's pictures)."""
-    from .bench import reliability  # the benchmark builds on this module's sampling
-
-    out.mkdir(parents=True, exist_ok=True)
-    results = {PANEL_NAME: panel(make_pictures(steps, seed, progress)), TRENDS_NAME: reliability(progress=progress).plot()}
-    written = []
-    for name, picture in results.items():
-        picture.save(out / name)
-        written.append(out / name)
-    return written
