@@ -11,7 +11,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from lib_diffdiff.params import Setting
 
 PREFIX = "diffdiff_img2img"
-WAIT_S = 30  # every wait ends as soon as its condition holds; this limit only matters on a failure or an overloaded machine
+WAIT_S = 90  # every wait ends as soon as its condition holds; this limit only matters on a failure or an overloaded machine
 
 
 class User:
