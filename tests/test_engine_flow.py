@@ -11,7 +11,7 @@ import k_diffusion.sampling as ks
 import pytest
 import torch
 from test_engine_samplers import HEIGHT, LEVELS, ONE_EVALUATION_PER_STEP, STEPS, TILE, WIDTH, Recorder, banded_change, check_masks
-from webui_sampling import SAMPLERS
+from webui_sampling import SAMPLERS, schedule_keywords
 
 from lib_diffdiff import FlowSpace, Injector, ReleaseSchedule
 from lib_diffdiff.injection import CONTINUOUS, STEPPED
@@ -52,12 +52,7 @@ def run(name, scene, change=None, denoising=1.0, record=None, release_rule=CONTI
     kwargs = {k: v for k, v in spec.options.items() if k not in ("discard_next_to_last_sigma", "brownian_noise")}
     if spec.options.get("brownian_noise"):
         kwargs["noise_sampler"] = ks.BrownianTreeNoiseSampler(start, sigma_sched[-2], sigma_sched[0], seed=0)
-    if spec.function in (ks.sample_dpm_fast, ks.sample_dpm_adaptive):
-        kwargs.update(sigma_min=sigma_sched[-2], sigma_max=sigma_sched[0])
-        if spec.function is ks.sample_dpm_fast:
-            kwargs["n"] = len(sigma_sched) - 1
-    else:
-        kwargs["sigmas"] = sigma_sched
+    kwargs.update(schedule_keywords(spec.function, sigma_sched))
     if record is not None:
         record.model, model = model, record
     injector = None

@@ -247,6 +247,17 @@ SAMPLERS = {
 }
 
 
+def schedule_keywords(function, sigma_sched: torch.Tensor) -> dict:
+    """How a k-diffusion sampler takes an img2img schedule: DPM fast and adaptive its two ends (DPM
+    fast also a step count), the others the sigmas themselves."""
+    if function not in (ks.sample_dpm_fast, ks.sample_dpm_adaptive):
+        return {"sigmas": sigma_sched}
+    keywords = {"sigma_min": sigma_sched[-2], "sigma_max": sigma_sched[0]}
+    if function is ks.sample_dpm_fast:
+        keywords["n"] = len(sigma_sched) - 1
+    return keywords
+
+
 def sigma_schedule(spec: SamplerSpec, steps: int) -> torch.Tensor:
     """The full schedule the WebUI builds for `steps` (Automatic = the sampler's default type)."""
     discard = spec.options.get("discard_next_to_last_sigma", False)
@@ -325,12 +336,7 @@ def img2img(
     kwargs.pop("discard_next_to_last_sigma", None)
     if kwargs.pop("brownian_noise", False):
         kwargs["noise_sampler"] = None  # built per run: the tree depends on the start latent's shape
-    if spec.function in (ks.sample_dpm_fast, ks.sample_dpm_adaptive):
-        kwargs.update(sigma_min=sigma_sched[-2], sigma_max=sigma_sched[0])
-        if spec.function is ks.sample_dpm_fast:
-            kwargs["n"] = len(sigma_sched) - 1
-    else:
-        kwargs["sigmas"] = sigma_sched
+    kwargs.update(schedule_keywords(spec.function, sigma_sched))
 
     def run(model):
         torch.manual_seed(seed)
