@@ -43,7 +43,6 @@ from collections.abc import Callable
 
 import torch
 
-from .schedule import _RELEASE_TOLERANCE as _TOLERANCE
 from .schedule import ReleaseSchedule, timestep_to_sigma
 
 CONTINUOUS = "continuous"
@@ -149,8 +148,7 @@ class Injector:
         self.release_rule = release_rule
         self.release = self.schedule.release_positions(change)
         if release_rule == CONTINUOUS:
-            boundary, self._share = self.schedule.release_boundaries(change)
-            self._boundaries = (boundary - _TOLERANCE, boundary - 1 - _TOLERANCE)  # as the stepped rule's release positions
+            *self._boundaries, self._share = self.schedule.continuous_release(change)
         # sampling ends at position N, sigma 0, where the original noised to that level is the original
         self._final_weight = self.weight(torch.tensor(float(self.schedule.steps), device=original.device))
         self.never_released = self._final_weight == 1

@@ -9,7 +9,7 @@ level the position runs linearly on to N at sigma 0.
 A pixel with change strength c is released at position N * (1 - c): it takes part in the last
 c * N steps, so a pixel at full change takes part in every step and one at 0 in none. The stepped
 rule rounds that to whole steps (`free_steps`); the continuous rule (injection.py) also gives the
-fraction of a step left over (`release_boundaries`).
+fraction of a step left over (`continuous_release`).
 """
 
 from __future__ import annotations
@@ -65,14 +65,16 @@ class ReleaseSchedule:
         """Position from which each pixel of `change` is left to the sampler."""
         return self.steps * (1.0 - change.float()) - _RELEASE_TOLERANCE
 
-    def release_boundaries(self, change: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """For the continuous rule: the step boundary k >= N(1 - c) the stepped rule releases each pixel
-        at, and the share of one more step, k - N(1 - c) in [0, 1), the pixel is owed on top of its N - k
-        steps; the share is exactly 0 on step boundaries (within float rounding)."""
+    def continuous_release(self, change: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """For the continuous rule: release positions (as `release_positions` gives them) at the step
+        boundary k >= N(1 - c) where the stepped rule releases each pixel and at k - 1, and the share of
+        one more step, k - N(1 - c) in [0, 1), the pixel is owed on top of its N - k steps; the share is
+        exactly 0 on step boundaries (within float rounding)."""
         exact = self.steps * (1.0 - change.float())
         boundary = (exact - _RELEASE_TOLERANCE).ceil().clamp_min(0.0)
         share = (boundary - exact).clamp_min(0.0)
-        return boundary, torch.where(share < _RELEASE_TOLERANCE, torch.zeros_like(share), share)
+        share = torch.where(share < _RELEASE_TOLERANCE, torch.zeros_like(share), share)
+        return boundary - _RELEASE_TOLERANCE, boundary - 1 - _RELEASE_TOLERANCE, share
 
     def free_steps(self, change: torch.Tensor) -> torch.Tensor:
         """How many of the N steps each pixel takes part in (steps at positions 0..N-1)."""
