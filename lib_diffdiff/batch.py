@@ -106,16 +106,6 @@ def check_folders(args) -> list[Pair]:
     return pairs
 
 
-def check_settings(args) -> None:
-    """The settings every pair shares, checked before the weights load (errors name the setting)."""
-    from .runners.base import check_strength
-
-    check_strength(args.strength)
-    if args.steps < 1:
-        raise BatchError(f"--steps: must be at least 1, got {args.steps}")
-    runner_job.settings_of(args).map_options()
-
-
 def same_aspect(size: tuple[int, int], other: tuple[int, int]) -> bool:
     """Whether two (width, height) sizes share one aspect ratio, up to rounding either to whole pixels."""
     (width, height), (other_width, other_height) = size, other
@@ -254,15 +244,12 @@ def edit_share(runner, args, pairs: list[Pair], state) -> tuple[int, int, list[t
 
 
 def main(args, load_runner=runner_job.load_runner) -> int:
-    """The batch behind `python -m lib_diffdiff.run <family> --batch ...`; returns the exit status."""
-    try:
-        from .runners import WeightsNotFoundError
-    except ImportError as error:
-        print(f"error: the runners need diffusers and transformers: pip install -r requirements-runners.txt ({error})", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    """The batch behind `python -m lib_diffdiff.run <family> --batch ...`, which has already checked
+    every flag's value and that the runners' packages are there; returns the exit status."""
+    from .runners import WeightsNotFoundError
+
     try:
         pairs = check_folders(args)
-        check_settings(args)
         state, device = process_group(args)
     except ValueError as error:  # BatchError, SettingsError and the runners' checks all name the flag or setting
         print(f"error: {error}", file=sys.stderr)
