@@ -4,16 +4,23 @@ Before every model evaluation, latent pixels the map still holds are overwritten
 own tensor, by the original latent noised to the evaluation's level, with the same noise sample
 every time (paper Algorithm 1). With future hinting (the default) every pixel released later is
 injected at every evaluation before its release; without it (the paper's ablation) it is not. Either
-way a pixel is injected at the evaluations within one step after its release, so it sets off from
-the original noised to that level and takes part in a share c of the steps, also where a sampler's
-step straddles its release (DPM adaptive). The model's prediction is left alone, as
-in the reference implementation: a uniform map of strength c then behaves like img2img at denoising
-strength c, for multistep samplers too. Pixels the map keeps entirely are set to the original latent
-when sampling ends (`finish`).
+way a pixel is injected once more at the first evaluation at or after its release, so it sets off
+from the original noised to that level and takes part in a share c of the steps. "First" follows the
+sampler's own evaluations: an evaluation's window reaches back to the previous evaluation, at most a
+step (evaluations at one position, as Heun's corrector and its next step, or an ancestral midpoint and
+the next step, share a window; where the sampler goes back, as Restart does, it is a step). With one
+evaluation per step that is the last step. On DPM2's midpoints and DPM adaptive's small steps it is
+shorter, so a pixel is freed at the evaluation after its release rather than a step later: with the
+one-step window, at 4 steps, DPM adaptive held every level released in its last step to the end
+(strengths 4/15 to 7/15 changed alike) and DPM2 let no pixel use a free midpoint (its top three of 16
+levels changed alike); both now change more from level to level. The model's prediction is
+left alone, as in the reference implementation: a uniform map of strength c then behaves like
+img2img at denoising strength c, for multistep samplers too. Pixels the map keeps entirely are set to
+the original latent when sampling ends (`finish`).
 
-Release rules. The paper's *stepped* rule gives a pixel the whole steps after N(1 - c), floor(cN) of
-them: at 4 steps the map has only 5 levels (0.5 and 0.74 change alike). The *continuous* rule (the
-default) also gives it the fraction f = cN - floor(cN) of one more step: at the step where the
+Release rules. The paper's *stepped* rule thresholds each evaluation at N(1 - c): with one evaluation
+per step a pixel gets the whole steps after it, floor(cN) of them, and at 4 steps the map has only 5
+levels (0.5 and 0.74 change alike). The *continuous* rule (the default) also gives it the fraction f = cN - floor(cN) of one more step: at the step where the
 stepped rule releases it, the sampler's latent there is pulled to the original noised only by
 1 - f (it is the stepped rule at that boundary and at the one before, mixed by f), and where that
 step is the end of sampling, `finish` blends by 1 - f. So change grows continuously with strength,
@@ -32,8 +39,9 @@ Dithering (a share f of the pixels released a step earlier) is not continuous pe
 blend means per sampler: for Euler, DDIM and other deterministic updates the free and the injected
 latent carry the same noise, so the blend only mixes their signals; where the sampler adds fresh
 noise (ancestral, SDE, LCM) the blend of two partly independent noises has a little less noise than
-its level (the likely cause, not established, of a small sag of change inside one step on DPM++ 3M
-SDE at 4 steps; Euler a and the other SDE samplers do not sag); multistep history
+its level: on DPM++ 3M SDE at 4 steps change sags a little inside one step (adding the missing
+noise, independent of both, removes the sag in tests, but how much of a sampler's noise is fresh is
+the sampler's business, and deterministic samplers need none); multistep history
 and UniPC's corrected state (`inject_state_`, blended by the same weight) follow the blended latent.
 """
 
@@ -48,6 +56,9 @@ from .schedule import ReleaseSchedule, timestep_to_sigma
 CONTINUOUS = "continuous"
 STEPPED = "stepped"
 RELEASE_RULES = (CONTINUOUS, STEPPED)
+# Evaluations closer than this share one position: an ancestral DPM2 or DPM++ 2S midpoint lies at the
+# next step's sigma, up to float rounding (its sigma_down is sigma_next^2 / sigma).
+_SAME_POSITION = 1e-3
 
 
 class SigmaSpace:
@@ -150,9 +161,12 @@ class Injector:
         if release_rule == CONTINUOUS:
             *self._boundaries, self._share = self.schedule.continuous_release(change)
         # sampling ends at position N, sigma 0, where the original noised to that level is the original
+        # (no sampler evaluates inside the last step, so the window there is the whole step)
         self._final_weight = self.weight(torch.tensor(float(self.schedule.steps), device=original.device))
         self.never_released = self._final_weight == 1
         self._scratch = torch.empty_like(original)
+        self._last_position: torch.Tensor | None = None  # of the previous evaluation
+        self._window_start: torch.Tensor | None = None  # the window of the previous evaluation
 
     def inject_(self, x: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
         """Pull held pixels of the sampler's `x` in place to the original before a model call; returns
@@ -164,14 +178,17 @@ class Injector:
 
     def inject_state_(self, x: torch.Tensor, level: torch.Tensor) -> None:
         """The same, on a sampler state that is never a model input (UniPC's corrected latent, which
-        its callback hands over after each update): otherwise held pixels would drift there."""
-        self._overwrite(x, level)
+        its callback hands over after each update): otherwise held pixels would drift there. It is
+        weighted as the evaluation at `level` that follows it will be."""
+        self._overwrite(x, level, evaluation=False)
 
-    def weight(self, position: torch.Tensor) -> torch.Tensor:
-        """How far each pixel is pulled to the original noised to an evaluation at `position` (B, 1, 1, 1)."""
+    def weight(self, position: torch.Tensor, window_start: torch.Tensor | None = None) -> torch.Tensor:
+        """How far each pixel is pulled to the original noised to an evaluation at `position` (B, 1, 1, 1)
+        that follows one at `window_start` (default: a step before, as with one evaluation per step)."""
+        window_start = position - 1 if window_start is None else window_start
         if self.release_rule == STEPPED:
-            return self._stepped(self.release, position).float()
-        return self._mix(*(self._stepped(release, position) for release in self._boundaries))
+            return self._stepped(self.release, position, window_start).float()
+        return self._mix(*(self._stepped(release, position, window_start) for release in self._boundaries))
 
     def position(self, level: torch.Tensor) -> torch.Tensor:
         """Where an evaluation at `level` (the sampler's sigma or timestep, per sample or one for all)
@@ -195,16 +212,30 @@ class Injector:
         mixed by the share of a step each pixel is owed on top of its N - k steps."""
         return torch.where(at_boundary, 1 - self._share, 0.0) + torch.where(one_step_earlier, self._share, 0.0)
 
-    def _stepped(self, release: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
-        """The paper's rule for release positions `release`: held, or released within the last step."""
-        injected = (release > position - 1) & (release > 0)  # release <= 0: start from the img2img start latent itself
+    def _stepped(self, release: torch.Tensor, position: torch.Tensor, window_start: torch.Tensor) -> torch.Tensor:
+        """The paper's rule for release positions `release`: held, or released since the previous evaluation."""
+        # window_start > position: the sampler went back (Restart, a rejected DPM adaptive step): held only
+        injected = (release > torch.minimum(window_start, position)) & (release > 0)  # release <= 0: the img2img start latent
         if not self.future_hinting:
-            injected &= release <= position  # released within the last step only
+            injected &= release <= position  # released within the window only
         return injected
 
-    def _overwrite(self, x: torch.Tensor, level: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _window(self, position: torch.Tensor, *, advance: bool) -> torch.Tensor:
+        """Where the window of an evaluation at `position` starts: the previous evaluation's position, or
+        that one's own start where the two share a position; a step back for the first evaluation."""
+        if self._last_position is None:
+            start = position - 1
+        else:
+            same = (position - self._last_position).abs() < _SAME_POSITION
+            start = torch.where(same, self._window_start, self._last_position.clamp_min(position - 1))
+            start = torch.where(~same & (position < self._last_position), position - 1, start)
+        if advance:
+            self._last_position, self._window_start = position, start
+        return start
+
+    def _overwrite(self, x: torch.Tensor, level: torch.Tensor, *, evaluation: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         position = self.position(level)
-        weight = self.weight(position)
+        weight = self.weight(position, self._window(position, advance=evaluation))
         self.space.noise_into(self._scratch, self.original, self.noise, level)
         x.lerp_(self._scratch.to(x.dtype), weight.to(x.dtype))  # exact at weights 0 and 1
         return position, weight

@@ -16,7 +16,7 @@ import torch
 from conftest import SIZE, gray
 from modules import processing, shared
 from PIL import Image
-from test_engine_samplers import ONE_EVALUATION_PER_STEP
+from test_engine_samplers import ONE_EVALUATION_PER_STEP, evaluation_windows
 from test_webui_sampling import ALL, TIMESTEP, final_latent, halves
 
 from diffdiff_webui.job import job_schedule
@@ -96,7 +96,7 @@ def test_sd3_kept_pixels_are_noised_as_the_model_noises_its_img2img_start(webui,
 @pytest.mark.parametrize("sampler", ALL)
 def test_sd3_each_gray_level_is_released_at_its_step(webui, sampler, model_calls):
     """A band of change c is held (the original noised exactly) until position N(1 - c) and injected
-    once more within a step after it; then the sampler has it."""
+    once more at the first evaluation after it; then the sampler has it."""
     options = dict(model=SD3, sampler=sampler, steps=STEPS, denoising_strength=DENOISING, enabled=True, map=banded_map())
     _, _, p = final_latent(webui, **options, release="stepped")  # the stepped rule's release points
     schedule, space, _ = job_schedule(p)
@@ -104,17 +104,17 @@ def test_sd3_each_gray_level_is_released_at_its_step(webui, sampler, model_calls
     assert steps == (4 if sampler in TIMESTEP else 5)
     noise = job_noise(p)
     last_held = {}
-    for index, (x, level, _) in enumerate(model_calls):
-        position = float(schedule.position((space.sigma(level) if space is not None else level).flatten()[:1]))
+    positions = [float(schedule.position((space.sigma(level) if space is not None else level).flatten()[:1])) for _, level, _ in model_calls]
+    for index, ((x, level, _), position, window_start) in enumerate(zip(model_calls, positions, evaluation_windows(positions))):
         expected = noised(p, sampler, noise, level)
         for band, change in enumerate(BANDS):
             columns = slice(2 * band, 2 * band + 2)
             held = torch.equal(x[..., columns], expected[..., columns])
             release = steps * (1 - change)
-            if position < release + 1 - 1e-3:  # held, or released within the last step
+            if window_start < release - 1e-3:  # held, or released since the window's start
                 assert held, (sampler, index, position, change)
                 last_held[change] = index
-            elif position > release + 1 + 1e-3:
+            elif window_start > release + 1e-3:
                 assert not held, (sampler, index, position, change)
     if sampler in ONE_EVALUATION_PER_STEP:
         # the last step a band is injected at is the last one before release + 1 (where a release
