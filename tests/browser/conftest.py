@@ -70,6 +70,10 @@ def page_url():
         )
         yield f"http://127.0.0.1:{port}/"
     finally:
+        if demo.server is not None:
+            # uvicorn otherwise waits for every open connection and task; a queue socket the closed
+            # browser left behind once kept the whole test run waiting here
+            demo.server.force_exit = True
         demo.close()
         gradio.routes.templates.TemplateResponse = original
 
