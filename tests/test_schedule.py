@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from lib_diffdiff.injection import Injector
 from lib_diffdiff.lab.reference import karras_sigmas, linear_alphas_cumprod
 from lib_diffdiff.schedule import ReleaseSchedule, timestep_to_sigma, unipc_timesteps
 
@@ -76,7 +77,7 @@ def test_the_injection_and_released_at_read_a_level_alike(rule):
     """What `released_at` calls held the injection pulls fully to the original (future hinting), and
     what the injection leaves alone is released: an inpainting checkpoint's mask (released_at) and
     the injection agree at every evaluation, timestep samplers included."""
-    from lib_diffdiff.injection import Injector, TimestepSpace
+    from lib_diffdiff.injection import TimestepSpace
 
     alphas = linear_alphas_cumprod()
     timesteps = torch.tensor([999, 799, 599, 399, 199, 99])
@@ -90,3 +91,55 @@ def test_the_injection_and_released_at_read_a_level_alike(rule):
         assert torch.all(weight[released == 0] == 1) and torch.all(released[weight == 0] == 1)
         assert torch.equal(released, injector.released(injector.position(level)))
     assert 0 < injector.released_at(timesteps[3]).mean() < 1, "the map splits held and released pixels"
+
+
+def _injection_at(injector, positions, *, state_at=()):
+    """Whether each pixel is injected at evaluations at `positions` (on a 4-step sigma schedule);
+    `state_at`: indices before which a state injection at that evaluation's level comes first."""
+    sigmas = injector.schedule.sigmas
+    levels = [torch.exp(torch.lerp(sigmas.log()[int(p)], sigmas.log()[min(int(p) + 1, 3)], p - int(p))) for p in positions]
+    seen = []
+    for i, level in enumerate(levels):
+        if i in state_at:
+            injector.inject_state_(torch.zeros_like(injector.original), level)
+        seen.append((injector.inject_(torch.zeros_like(injector.original), level)[0, 0, 0] == 1).tolist())
+    return seen
+
+
+@pytest.mark.parametrize(
+    "positions, expected",
+    [
+        # one evaluation per step: set off at the first step at or after the release (1.7 -> 2)
+        ([0, 1, 2, 3], [True, True, True, False]),
+        # DPM2's midpoints: released at 1.7, set off at 2 and free at its midpoint 2.5
+        ([0, 0.5, 1, 1.5, 2, 2.5, 3], [True, True, True, True, True, False, False]),
+        # Heun: the corrector at 2 and the next step at 2 share a window, so both set it off
+        ([0, 1, 1, 2, 2, 3], [True, True, True, True, True, False]),
+        # DPM adaptive's small steps: set off at 1.8, not held through the whole step after 1.7
+        ([0, 1.0, 1.5, 1.8, 2.1, 2.4], [True, True, True, True, False, False]),
+        # a sampler that goes back (a restart to 1.6, a rejected step) holds what it has not released,
+        # and sets it off again at the first evaluation after its release
+        ([0, 1, 1.8, 1.6, 2.2], [True, True, True, True, True]),
+        # a long stride (1 -> 2.5) reaches back a step only; going back to 1.9, past its release,
+        # sets it off again (a window of a step back), and the evaluation after leaves it free
+        ([0, 1, 2.5, 1.9, 2.3], [True, True, True, True, False]),
+        ([0, 0.5, 2.9, 3], [True, True, False, False]),
+    ],
+)
+def test_a_pixel_sets_off_at_the_first_evaluation_at_or_after_its_release(positions, expected):
+    """Released at 1.7 of 4 steps (change 0.575), stepped rule: injected while held and at the first
+    evaluation at or after 1.7, whose window reaches back to the previous evaluation, at most a step."""
+    change = torch.full((1, 1), 0.575)
+    injector = Injector(torch.zeros(1, 1, 1, 1), torch.ones(1, 1, 1, 1), change, ReleaseSchedule(karras_sigmas(4)[:-1]), release_rule="stepped")
+    assert [seen[0] for seen in _injection_at(injector, positions)] == expected
+
+
+def test_a_state_injection_does_not_move_the_window():
+    """UniPC's corrected state is injected at the level of the evaluation that follows it; the
+    evaluation then sets off the pixels released since the one before."""
+    change = torch.full((1, 1), 0.575)
+    schedule = ReleaseSchedule(karras_sigmas(4)[:-1])
+    plain = Injector(torch.zeros(1, 1, 1, 1), torch.ones(1, 1, 1, 1), change, schedule, release_rule="stepped")
+    stated = Injector(torch.zeros(1, 1, 1, 1), torch.ones(1, 1, 1, 1), change, schedule, release_rule="stepped")
+    positions = [0, 1, 2, 3]
+    assert _injection_at(stated, positions, state_at=(1, 2, 3)) == _injection_at(plain, positions)
