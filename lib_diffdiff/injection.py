@@ -18,14 +18,15 @@ left alone, as in the reference implementation: a uniform map of strength c then
 img2img at denoising strength c, for multistep samplers too. Pixels the map keeps entirely are set to
 the original latent when sampling ends (`finish`).
 
-Release rules. The paper's *stepped* rule thresholds each evaluation at N(1 - c): with one evaluation
-per step a pixel gets the whole steps after it, floor(cN) of them, and at 4 steps the map has only 5
-levels (0.5 and 0.74 change alike). The *continuous* rule (the default) also gives it the fraction f = cN - floor(cN) of one more step: at the step where the
-stepped rule releases it, the sampler's latent there is pulled to the original noised only by
-1 - f (it is the stepped rule at that boundary and at the one before, mixed by f), and where that
-step is the end of sampling, `finish` blends by 1 - f. So change grows continuously with strength,
-and strengths on step boundaries (f = 0) get the stepped result bit for bit, at every evaluation,
-midpoints of Heun/DPM2 included. Reliability R on the reference benchmark (`python -m lib_diffdiff
+Release rules. The paper's *stepped* rule thresholds each evaluation at N(1 - c): with one
+evaluation per step a pixel gets the whole steps after it, floor(cN) of them, and at 4 steps the map
+has only 5 levels (0.5 and 0.74 change alike). The *continuous* rule (the default) also gives it the
+fraction f = cN - floor(cN) of one more step: at the step where the stepped rule releases it, the
+sampler's latent there is pulled to the original noised only by 1 - f (it is the stepped rule at
+that boundary and at the one before, mixed by f), and where that step is the end of sampling,
+`finish` blends by 1 - f. So change grows continuously with strength, and strengths on step
+boundaries (f = 0) get the stepped result bit for bit, at every evaluation, midpoints of Heun/DPM2
+included. Reliability R on the reference benchmark (`python -m lib_diffdiff
 bench reliability --steps N`, 32 pictures, Euler), continuous / stepped / soft-inpainting blend:
 4 steps 0.978 / 0.902 / 0.902; 8 steps 0.992 / 0.980 / 0.892; 20 steps 0.989 / 0.989 / 0.872.
 Measured and not taken: the fraction measured in noise level rather than in steps (the share of an
@@ -214,15 +215,15 @@ class Injector:
 
     def _stepped(self, release: torch.Tensor, position: torch.Tensor, window_start: torch.Tensor) -> torch.Tensor:
         """The paper's rule for release positions `release`: held, or released since the previous evaluation."""
-        # window_start > position: the sampler went back (Restart, a rejected DPM adaptive step): held only
-        injected = (release > torch.minimum(window_start, position)) & (release > 0)  # release <= 0: the img2img start latent
+        injected = (release > window_start) & (release > 0)  # release <= 0: the img2img start latent itself
         if not self.future_hinting:
             injected &= release <= position  # released within the window only
         return injected
 
     def _window(self, position: torch.Tensor, *, advance: bool) -> torch.Tensor:
-        """Where the window of an evaluation at `position` starts: the previous evaluation's position, or
-        that one's own start where the two share a position; a step back for the first evaluation."""
+        """Where the window of an evaluation at `position` starts: the previous evaluation's position, at
+        most a step back, or that one's own start where the two share a position; a step back for the
+        first evaluation and where the sampler went back (Restart, a rejected DPM adaptive step)."""
         if self._last_position is None:
             start = position - 1
         else:

@@ -130,7 +130,8 @@ def test_a_pixel_sets_off_at_the_first_evaluation_at_or_after_its_release(positi
     """Released at 1.7 of 4 steps (change 0.575), stepped rule: injected while held and at the first
     evaluation at or after 1.7, whose window reaches back to the previous evaluation, at most a step."""
     change = torch.full((1, 1), 0.575)
-    injector = Injector(torch.zeros(1, 1, 1, 1), torch.ones(1, 1, 1, 1), change, ReleaseSchedule(karras_sigmas(4)[:-1]), release_rule="stepped")
+    schedule = ReleaseSchedule(karras_sigmas(4)[:-1])
+    injector = Injector(torch.zeros(1, 1, 1, 1), torch.ones(1, 1, 1, 1), change, schedule, release_rule="stepped")
     assert [seen[0] for seen in _injection_at(injector, positions)] == expected
 
 

@@ -104,7 +104,8 @@ def test_sd3_each_gray_level_is_released_at_its_step(webui, sampler, model_calls
     assert steps == (4 if sampler in TIMESTEP else 5)
     noise = job_noise(p)
     last_held = {}
-    positions = [float(schedule.position((space.sigma(level) if space is not None else level).flatten()[:1])) for _, level, _ in model_calls]
+    sigmas = [(space.sigma(level) if space is not None else level).flatten()[:1] for _, level, _ in model_calls]
+    positions = [float(schedule.position(sigma)) for sigma in sigmas]
     for index, ((x, level, _), position, window_start) in enumerate(zip(model_calls, positions, evaluation_windows(positions))):
         expected = noised(p, sampler, noise, level)
         for band, change in enumerate(BANDS):
