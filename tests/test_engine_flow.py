@@ -4,13 +4,12 @@ The model is the analytic posterior mean of the engine tests' data under flow no
 k-diffusion samplers call SD3: with sigma = s, returning the predicted x0.
 """
 
-import itertools
 
 import k_diffusion.external
 import k_diffusion.sampling as ks
 import pytest
 import torch
-from test_engine_samplers import HEIGHT, LEVELS, ONE_EVALUATION_PER_STEP, STEPS, TILE, WIDTH, Recorder, banded_change, check_masks
+from test_engine_samplers import HEIGHT, LEVELS, ONE_EVALUATION_PER_STEP, STEPS, TILE, WIDTH, Recorder, banded_change, change_per_level, check_masks
 from webui_sampling import SAMPLERS, schedule_keywords
 
 from lib_diffdiff import FlowSpace, Injector, ReleaseSchedule
@@ -134,14 +133,7 @@ def test_each_level_is_released_at_its_step_on_a_flow_model(name, denoising, sce
 @pytest.mark.parametrize("name", FLOW_SAMPLERS)
 def test_change_from_the_original_grows_with_strength_on_a_flow_model(name, scene):
     model, original, _ = scene
-    per_level = torch.zeros(len(LEVELS))
-    for seed, shift in itertools.product(range(2), range(len(LEVELS))):
-        noise = torch.randn(original.shape, generator=torch.Generator().manual_seed(100 + seed))
-        change = banded_change(shift)
-        final, injector = run(name, (model, original, noise), change=change)
-        difference = (injector.finish(final) - original).abs().mean(dim=(0, 1, 2))
-        for i, level in enumerate(LEVELS):
-            per_level[i] += difference[change[0] == level].mean()
+    per_level = change_per_level(lambda noise, change: run(name, (model, original, noise), change=change), original, noises=2)
     assert per_level[0] == 0.0
     # SD3's shift of 3 puts the first quarter of the steps at s > 0.89 (signal-to-noise (1 - s) / s
     # below 0.12), where the original is all but gone: from 3/4 of the steps on, a region is

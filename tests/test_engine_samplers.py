@@ -25,6 +25,21 @@ def banded_change(shift: int = 0, levels=LEVELS, width: int = WIDTH, height: int
     return levels.repeat_interleave(width // len(levels)).expand(height, width).clone()
 
 
+def change_per_level(run_job, original, levels=LEVELS, width=WIDTH, noises=3, first_seed=100):
+    """Each level's mean change from the original, summed over `noises` noises and every placement of
+    the level bands, so image content does not decide the order. `run_job(noise, change)` returns
+    the sampler's final latent and its injector."""
+    per_level = torch.zeros(len(levels))
+    for seed, shift in itertools.product(range(noises), range(len(levels))):
+        noise = torch.randn(original.shape, generator=torch.Generator().manual_seed(first_seed + seed))
+        change = banded_change(shift, levels, width)
+        final, injector = run_job(noise, change)
+        difference = (injector.finish(final) - original).abs().mean(dim=(0, 1, 2))  # per column
+        for i, level in enumerate(levels):
+            per_level[i] += difference[change[0] == level].mean()
+    return per_level
+
+
 @pytest.fixture(scope="module")
 def scene():
     bank = builtin_images(12, size=WIDTH, seed=3)[:, :, :HEIGHT, :]
@@ -216,14 +231,7 @@ def test_each_level_is_released_when_its_strength_says(name, denoising, scene):
 def test_change_from_the_original_grows_with_strength(name, scene):
     """Averaged over every placement of the levels, so image content does not decide the order."""
     denoiser, original, _ = scene
-    per_level = torch.zeros(len(LEVELS))
-    for seed, shift in itertools.product(range(3), range(len(LEVELS))):
-        noise = torch.randn(original.shape, generator=torch.Generator().manual_seed(100 + seed))
-        change = banded_change(shift)
-        final, injector = run(name, (denoiser, original, noise), change=change)
-        difference = (injector.finish(final) - original).abs().mean(dim=(0, 1, 2))  # per column
-        for i, level in enumerate(LEVELS):
-            per_level[i] += difference[change[0] == level].mean()
+    per_level = change_per_level(lambda noise, change: run(name, (denoiser, original, noise), change=change), original)
     assert per_level[0] == 0.0
     if name == "LCM":
         # LCM jumps to the prediction and renoises with fresh noise at every step, so a few free
@@ -353,15 +361,11 @@ def test_dpm_fast_changes_less_at_full_strength_under_the_papers_rule(fine_scene
     """Why DPM fast is a known gap: at 4 steps its four evaluations (two solver steps, the last at
     position 2.1 of 4) change a band of strength 3/4 more than a band of 1 under the stepped rule."""
     denoiser, original = fine_scene
-    levels = (0.0, 0.25, 0.5, 0.75, 1.0)
-    per_level = torch.zeros(len(levels))
-    for seed, shift in itertools.product(range(3), range(len(levels))):
-        noise = torch.randn(original.shape, generator=torch.Generator().manual_seed(200 + seed))
-        change = banded_change(shift, levels, FINE_WIDTH)
-        final, injector = run("DPM fast", (denoiser, original, noise), change=change, steps=FEW_STEPS, release_rule=STEPPED)
-        difference = (injector.finish(final) - original).abs().mean(dim=(0, 1, 2))
-        for i, level in enumerate(levels):
-            per_level[i] += difference[change[0] == level].mean()
+
+    def run_job(noise, change):
+        return run("DPM fast", (denoiser, original, noise), change=change, steps=FEW_STEPS, release_rule=STEPPED)
+
+    per_level = change_per_level(run_job, original, (0.0, 0.25, 0.5, 0.75, 1.0), FINE_WIDTH, first_seed=200)
     assert per_level[3] > 1.2 * per_level[4], per_level.tolist()
 
 
@@ -373,12 +377,9 @@ def test_at_four_steps_sixteen_levels_change_more_from_level_to_level(name, fine
     """The continuous rule's promise: change grows strictly with strength even at 4 steps, where the
     stepped rule gives only 5 distinct levels. Averaged over every placement of the levels and 3 noises."""
     denoiser, original = fine_scene
-    per_level = torch.zeros(len(FINE_LEVELS))
-    for seed, shift in itertools.product(range(3), range(len(FINE_LEVELS))):
-        noise = torch.randn(original.shape, generator=torch.Generator().manual_seed(200 + seed))
-        change = banded_change(shift, FINE_LEVELS, FINE_WIDTH)
-        final, injector = run(name, (denoiser, original, noise), change=change, steps=FEW_STEPS)
-        difference = (injector.finish(final) - original).abs().mean(dim=(0, 1, 2))
-        for i, level in enumerate(FINE_LEVELS):
-            per_level[i] += difference[change[0] == level].mean()
+
+    def run_job(noise, change):
+        return run(name, (denoiser, original, noise), change=change, steps=FEW_STEPS)
+
+    per_level = change_per_level(run_job, original, FINE_LEVELS, FINE_WIDTH, first_seed=200)
     assert per_level[0] == 0 and (per_level.diff() > 0).all(), per_level.tolist()
