@@ -163,8 +163,7 @@ def unipc(model, x, timesteps, alphas_cumprod, extra_args=None, order=3, variant
     extra_args = extra_args or {}
     s_in = x.new_ones([x.shape[0]])
     log_alphas = 0.5 * alphas_cumprod.to(torch.float64).log()
-    steps = len(timesteps)
-    grid = torch.linspace(float(timesteps[0]), 0.0, steps + 1, dtype=torch.float64)
+    grid = torch.linspace(float(timesteps[0]), 0.0, len(timesteps) + 1, dtype=torch.float64)
 
     def alpha_sigma_lambda(t):
         low = int(t.floor().clamp_max(len(log_alphas) - 2))
@@ -177,6 +176,13 @@ def unipc(model, x, timesteps, alphas_cumprod, extra_args=None, order=3, variant
         eps = model(x, t.to(x.dtype) * s_in, **extra_args)
         return (x - sigma.to(x.dtype) * eps) / alpha.to(x.dtype)
 
+    return unipc_updates(x, grid, alpha_sigma_lambda, clean, order, variant, callback)
+
+
+def unipc_updates(x, grid, alpha_sigma_lambda, clean, order, variant, callback):
+    """UniPC's multistep updates from grid[0] to grid[-1]: `alpha_sigma_lambda(point)` gives the
+    VP coefficients and log-SNR at a grid point, `clean(x, point)` the model's clean estimate there."""
+    steps = len(grid) - 1
     history = [(alpha_sigma_lambda(grid[0])[2], clean(x, grid[0]))]  # (lambda, clean estimate)
     for k in range(1, steps + 1):
         step_order = k if k < order else min(order, steps + 1 - k)
