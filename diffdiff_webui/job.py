@@ -13,12 +13,13 @@ import torch
 from fastapi import HTTPException
 from modules import images, sd_samplers_common, shared
 
-from lib_diffdiff import Injector, ReleaseSchedule, SigmaSpace, TimestepSpace
+from lib_diffdiff import Injector, ReleaseSchedule, TimestepSpace
 from lib_diffdiff.errors import SettingsError
 from lib_diffdiff.params import INPAINT_MASK, MAP_HASH_KEY, Settings
 from lib_diffdiff.schedule import unipc_timesteps
 
 from .geometry import Geometry, JobMap, job_map, soft_overlay
+from .host import Host, current_host, still_picture
 
 ATTRIBUTE = "diffdiff_job"
 
@@ -42,6 +43,7 @@ class Job:
         self.p = p
         self.settings = settings
         self.error = error
+        self.host = current_host()
         self.map: JobMap | None = None
         self.injector: Injector | None = None
         self.denoiser = None
@@ -64,6 +66,7 @@ class Job:
         if self.error is not None:
             return
         try:
+            self.host.check_model(shared.sd_model, init_latent)
             if self.map is None:
                 self.map = job_map(
                     self.settings,
@@ -77,10 +80,10 @@ class Job:
                     },
                 )
                 p.extra_generation_params = {**p.extra_generation_params, MAP_HASH_KEY: self.map.hash}
-            schedule, space, self.state_levels = job_schedule(p)
+            schedule, space, self.state_levels = job_schedule(p, self.host)
             if self.state_levels is not None:
                 self._hook_state(p.sampler)
-            self.injector = self.settings.injector(init_latent, noise, self.map.change_latent, schedule, space)
+            self.injector = self.settings.injector(still_picture(init_latent), still_picture(noise), self.map.change_latent, schedule, space)
         except Exception as error:  # raised again from inside sampling, where the WebUI lets it fail the job
             self.error = error
             self.injector = None
@@ -90,7 +93,8 @@ class Job:
         injector, self.injector = self.injector, None
         if injector is None or getattr(samples, "already_decoded", False):
             return samples
-        return injector.finish(samples)
+        finished = injector.finish(still_picture(samples))
+        return finished.unsqueeze(2) if samples.ndim == 5 else finished
 
     def overlay(self, index: int):
         """Soft inpainting's composite: the original picture with the map's keep strength as alpha."""
@@ -121,6 +125,8 @@ class Job:
                     raise UnusableSettings(job.error) from job.error
                 if job.injector is not None:
                     job._before_model(x, sigma, kwargs)
+                    if job.host.pre_blends_mask and job.soft_inpainting:
+                        return without_mask_pre_blend(denoiser, inner, x, sigma, *args, **kwargs)
             return inner(x, sigma, *args, **kwargs)
 
         denoiser.forward = forward
@@ -136,7 +142,11 @@ class Job:
         def callback_state(d):
             step = d["i"] + 1
             if not job.closed and job.injector is not None and sampler.model_wrap_cfg.p is job.p and step < len(job.state_levels):
-                job.injector.inject_state_(d["x"], job.state_levels[step])
+                state, level = still_picture(d["x"]), job.state_levels[step]
+                if job.host.unipc_on_sigmas:
+                    inject_scaled_state_(job.injector, state, level)
+                else:
+                    job.injector.inject_state_(state, level)
             return inner(d)
 
         sampler.callback_state = callback_state
@@ -144,7 +154,7 @@ class Job:
 
     def _before_model(self, x: torch.Tensor, level: torch.Tensor, kwargs: dict) -> None:
         injector = self.injector
-        injector.inject_(x, level)
+        injector.inject_(still_picture(x), level)
         image_cond = kwargs.get("image_cond")
         if is_inpainting_conditioning(image_cond, x):
             kwargs["image_cond"] = inpainting_conditioning(injector, image_cond, level)
@@ -168,9 +178,36 @@ def inpainting_conditioning(injector: Injector, image_cond: torch.Tensor, level:
     return torch.cat([mask, latent], dim=1)
 
 
-def job_schedule(p):
-    """The steps this img2img job will evaluate, asked of its own sampler the way sample_img2img asks,
-    and for UniPC the levels its state reaches after each update (None for the others)."""
+def inject_scaled_state_(injector: Injector, state: torch.Tensor, level: torch.Tensor) -> None:
+    """Forge Neo's UniPC hands its callback the state divided by sqrt(1 + s^2) (the DDPM scale it
+    updates on): held pixels are injected at the sigma scale and written back divided again; the
+    pixels the injection leaves alone are not touched, so they stay bit for bit the sampler's."""
+    scale = (1 + torch.as_tensor(level, dtype=state.dtype, device=state.device) ** 2).sqrt()
+    lifted = state * scale
+    injected = lifted.clone()
+    injector.inject_state_(injected, level)
+    changed = injected != lifted
+    state[changed] = (injected / scale)[changed]
+
+
+def without_mask_pre_blend(denoiser, forward, *args, **kwargs):
+    """One model call with the denoiser's latent masks hidden. The Forge family's CFG denoiser puts the
+    original, noised with fresh noise, back wherever the rounded inpaint mask keeps, before every
+    call; with the soft map in charge that would freeze the band's lower half and give held pixels
+    noise other than the job's. Its blend after the model is skipped with it, which is what
+    `on_mask_blend` makes of it anyway (the sampler's latent is kept)."""
+    masks = denoiser.mask, denoiser.nmask
+    denoiser.mask = denoiser.nmask = None
+    try:
+        return forward(*args, **kwargs)
+    finally:
+        denoiser.mask, denoiser.nmask = masks
+
+
+def job_schedule(p, host: Host):
+    """The steps this img2img job will evaluate, asked of its own sampler the way the host's
+    sample_img2img asks, and for UniPC the levels its state reaches after each update (None for the
+    others)."""
     steps, t_enc = sd_samplers_common.setup_img2img_steps(p)
     if t_enc < 1:
         raise SettingsError("denoising_strength", "is too low for any step to run; Differential Diffusion needs at least one")
@@ -182,19 +219,7 @@ def job_schedule(p):
         if getattr(sampler.func, "__name__", None) == "unipc":
             timesteps = state_levels = unipc_timesteps(int(timesteps[0]), t_enc, shared.opts.uni_pc_skip_type, alphas).to(alphas.device)
         return ReleaseSchedule.from_timesteps(timesteps.to(alphas.device), alphas), TimestepSpace(alphas), state_levels
-    sigma_sched = sampler.get_sigmas(p, steps)[steps - t_enc - 1 :]
-    add_noise = getattr(shared.sd_model, "add_noise_to_latent", None)
-    space = ModelNoising(add_noise) if add_noise is not None else None
-    return ReleaseSchedule(sigma_sched[:-1]), space, None  # the last level is where sampling ends (0, or sigma_min for KL Optimal)
-
-
-class ModelNoising(SigmaSpace):
-    """The sampler's sigmas, with held pixels noised by the model's own `add_noise_to_latent`, as
-    sample_img2img noises its start with it (SD3: (1 - s) x0 + s noise, a rectified flow)."""
-
-    def __init__(self, add_noise):
-        self.add_noise = add_noise
-
-    def noise_into(self, out: torch.Tensor, original: torch.Tensor, noise: torch.Tensor, level: torch.Tensor) -> None:
-        level = torch.as_tensor(level, device=out.device).reshape(-1, *([1] * (out.ndim - 1)))
-        out.copy_(self.add_noise(original, noise, level))
+    sigma_sched = host.img2img_sigmas(sampler.get_sigmas(p, steps), steps, t_enc)
+    levels = sigma_sched[:-1]  # the last level is where sampling ends (0, or sigma_min for KL Optimal)
+    unipc_state = host.unipc_on_sigmas and getattr(sampler.func, "__name__", None) == "sample_unipc"
+    return ReleaseSchedule(levels), host.noising(shared.sd_model), levels if unipc_state else None

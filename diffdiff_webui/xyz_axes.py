@@ -76,13 +76,14 @@ class Axis:
 AXES: tuple[Axis, ...] = tuple(Axis(setting) for setting in SETTINGS if setting.sweepable)
 
 
-def register_axes(xyz_grid) -> int:
+def register_axes(xyz_grid, option=None) -> int:
     """Append our axes to a loaded `scripts/xyz_grid.py` module; returns how many were added.
 
-    Img2img-only axes where the module offers them (the method needs an init image). Axes already
-    present (a script reload) are not added twice.
+    Img2img-only axes (the method needs an init image): `option` is the plot's img2img axis class, by
+    default the module's own where it has one. Axes already present (a script reload) are not added
+    twice.
     """
-    option = getattr(xyz_grid, "AxisOptionImg2Img", None) or xyz_grid.AxisOption
+    option = option or getattr(xyz_grid, "AxisOptionImg2Img", None) or xyz_grid.AxisOption
     present = {existing.label for existing in xyz_grid.axis_options}
     added = 0
     for axis in AXES:

@@ -19,6 +19,7 @@ from PIL import Image
 from test_engine_samplers import ONE_EVALUATION_PER_STEP, evaluation_windows
 from test_webui_sampling import ALL, TIMESTEP, final_latent, halves
 
+from diffdiff_webui.host import A1111
 from diffdiff_webui.job import job_schedule
 from lib_diffdiff import TimestepSpace
 
@@ -99,7 +100,7 @@ def test_sd3_each_gray_level_is_released_at_its_step(webui, sampler, model_calls
     once more at the first evaluation after it; then the sampler has it."""
     options = dict(model=SD3, sampler=sampler, steps=STEPS, denoising_strength=DENOISING, enabled=True, map=banded_map())
     _, _, p = final_latent(webui, **options, release="stepped")  # the stepped rule's release points
-    schedule, space, _ = job_schedule(p)
+    schedule, space, _ = job_schedule(p, A1111)
     steps = schedule.steps
     assert steps == (4 if sampler in TIMESTEP else 5)
     noise = job_noise(p)
