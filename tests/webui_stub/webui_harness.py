@@ -24,8 +24,9 @@ class StandInWebUI:
         script_callbacks.clear()
         files = [(str(ROOT / "scripts" / "differential_diffusion.py"), str(ROOT))]
         files = [(str(path), str(Path(path).parent)) for path in before] + files + [(str(path), str(Path(path).parent)) for path in after]
-        if with_xyz:  # the WebUI's own scripts folder loads first
-            files.insert(0, (str(STUB / "scripts" / "xyz_grid.py"), str(STUB)))
+        if with_xyz:  # the WebUI's own scripts folder loads first; a path: another host's layout of the plot
+            script = STUB / "scripts" / "xyz_grid.py" if with_xyz is True else Path(with_xyz)
+            files.insert(0, (str(script), str(STUB)))
         scripts.load_scripts(files)
         script_callbacks.ui_settings_callback()
         self.runner = scripts.scripts_img2img = scripts.ScriptRunner()

@@ -344,7 +344,8 @@ def process_images(p) -> Processed:
             first, last = n * p.batch_size, (n + 1) * p.batch_size
             p.seeds, p.prompts = p.all_seeds[first:last], p.all_prompts[first:last]
             channels = getattr(shared.sd_model, "latent_channels", LATENT_CHANNELS)  # SD3's latent has 16
-            p.rng = ImageRNG((channels, p.height // LATENT_SCALE, p.width // LATENT_SCALE), p.seeds)
+            frames = (shared.sd_model.latent_frames,) if getattr(shared.sd_model, "is_wan", False) else ()  # Neo: a video latent
+            p.rng = ImageRNG((channels, *frames, p.height // LATENT_SCALE, p.width // LATENT_SCALE), p.seeds)
             if hooks is not None:
                 hooks.process_batch(p, batch_number=n, prompts=p.prompts, seeds=p.seeds)
             p.setup_conds()
