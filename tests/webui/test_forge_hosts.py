@@ -390,3 +390,86 @@ def test_without_the_host_layer_ersatzforge_gets_a_schedule_a_step_off(webui, mo
     as_a1111(monkeypatch)
     with pytest.raises(AssertionError):
         test_each_band_is_released_at_its_step(webui, ersatz, "sd1", "Euler", model_calls, monkeypatch)
+
+
+# The user-facing surfaces on each host: the HTTP API, infotext and paste-back, the XYZ plot.
+
+
+def api_client(webui, model):
+    from fastapi.testclient import TestClient
+
+    shared.sd_model = model
+    return TestClient(webui.app(), raise_server_exceptions=False)
+
+
+def api_request(args, sampler="Euler"):
+    import base64
+    import io
+
+    def b64(image):
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return base64.b64encode(buffer.getvalue()).decode()
+
+    for arg in args:
+        if isinstance(arg, dict) and isinstance(arg.get("map"), Image.Image):
+            arg["map"] = b64(arg["map"])
+    return {
+        "init_images": [b64(scene())],
+        "sampler_name": sampler,
+        "steps": 8,
+        "denoising_strength": 0.75,
+        "alwayson_scripts": {"Differential Diffusion": {"args": args}},
+    }
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_http_api_runs_a_map_and_names_a_bad_field(webui, host, kind):
+    import json
+
+    client = api_client(webui, model_of(kind))
+    response = client.post("/sdapi/v1/img2img", json=api_request([{"enabled": True, "map": halves(), "strength": 0.8}]))
+    assert response.status_code == 200, response.text
+    text = json.loads(response.json()["info"])["infotexts"][0]
+    assert "DiffDiff: True" in text and "DiffDiff strength: 0.8" in text
+    bad = client.post("/sdapi/v1/img2img", json=api_request([{"enabled": True, "map": halves(), "strength": 3}]))
+    assert bad.status_code == 422 and "strength" in bad.text
+    assert client.post("/sdapi/v1/img2img", json=api_request([{"enabled": False}])).status_code == 200
+
+
+def test_the_http_api_refuses_a_video_model_naming_it(webui, monkeypatch):
+    flavour("neo", monkeypatch)
+    client = api_client(webui, video_model("WAN22_T2V", 3))
+    response = client.post("/sdapi/v1/img2img", json=api_request([{"enabled": True, "map": halves()}]))
+    assert response.status_code == 422 and "Wan 2.2" in response.text
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_infotext_pastes_back_the_settings_the_job_ran(webui, host, kind):
+    from modules.infotext_utils import parse_generation_parameters
+
+    from diffdiff_webui.ui import read_pasted
+
+    _, result, p = run(webui, kind, enabled=True, map=halves(), strength=0.7, future_hinting=False)
+    ran = getattr(p, ATTRIBUTE).settings
+    pasted = read_pasted(parse_generation_parameters(result.infotexts[0]))
+    assert not pasted.ignored and pasted.values["enabled"]
+    assert pasted.values == {name: getattr(ran, name) for name in pasted.values}
+
+
+@pytest.mark.parametrize("name", HOSTS)
+def test_an_xyz_sweep_gives_each_cell_its_values_on_a_flow_model(monkeypatch, name):
+    from conftest import WebUI
+    from webui_harness import STUB
+
+    from diffdiff_webui import xyz
+
+    flavour(name, monkeypatch)
+    ui = WebUI(with_xyz=STUB / "neo" / "xyz_grid.py" if name == "neo" else True)
+    module = xyz.xyz_grid_module()
+    strength = next(option for option in module.axis_options if option.label == "[DiffDiff] Strength scale")
+    cells = module.Script().run_grid(ui.job(model=model_of("sd3"), map=halves()), strength, "0.5, 1")
+    assert [cell[2][0] for cell in cells] == [0.5, 1.0]
+    for result, job, (value, _, _), _ in cells:
+        assert getattr(job, ATTRIBUTE).settings.strength == value and f"DiffDiff strength: {value}" in result.infotexts[0]
+    assert not torch.equal(*(torch.as_tensor(np.array(cell[0].images[0])) for cell in cells)), "the swept strength acts"
