@@ -4,7 +4,9 @@ The hook is the job's CFG denoiser (`p.sampler.model_wrap_cfg`): the samplers ca
 latent and keep using that tensor, so injecting there, in place, reaches every sampler. The hook is
 an instance attribute that shadows `forward`; it only acts while this job is sampling (the denoiser
 still serves this `p` and the job is not closed), so an error or an interrupt that skips the clean-up
-leaves nothing that could touch a later job. Nothing lives in module globals.
+leaves nothing that could touch a later job. Nothing lives in module globals. What differs between
+AUTOMATIC1111 and the Forge family (noising, schedule slice, mask pre-blend, UniPC's state) is asked
+of the job's `Host` (host.py).
 """
 
 from __future__ import annotations
