@@ -28,7 +28,6 @@ import types
 from dataclasses import dataclass
 
 import k_diffusion.external
-import k_diffusion.sampling
 import torch
 from tiny_models import TinySD3, build_tiny_model
 from webui_sampling import SAMPLERS, unipc_updates
@@ -214,31 +213,13 @@ class ForgeKDiffusionSampler(sd_samplers_kdiffusion.KDiffusionSampler):
         self.model_wrap_cfg = ForgeCFGDenoiserKDiffusion(self)
         self.model_wrap = self.model_wrap_cfg.inner_model
 
-    def sample_img2img(self, p, x, noise, conditioning, unconditional_conditioning, steps=None, image_conditioning=None):
-        """Start from the predictor's noising of the init latent at the first level img2img runs."""
-        steps, t_enc = sd_samplers_common.setup_img2img_steps(p, steps)
-        full = self.get_sigmas(p, steps)
-        schedule = full[steps - t_enc :] if self.flavour.exact_steps else full[steps - t_enc - 1 :]
-        x = x.to(noise)
-        start = self.model_wrap.predictor.noise_scaling(schedule[0], noise, x, max_denoise=False)
-        keywords = self.initialize(p)
-        accepted = inspect.signature(self.func).parameters
-        if "sigma_min" in accepted:
-            keywords["sigma_min"] = schedule[-2]
-        if "sigma_max" in accepted:
-            keywords["sigma_max"] = schedule[0]
-        if "n" in accepted:
-            keywords["n"] = len(schedule) - 1
-        if "sigmas" in accepted:
-            keywords["sigmas"] = schedule
-        if self.options.get("brownian_noise", False):
-            positive = full[full > 0]
-            keywords["noise_sampler"] = k_diffusion.sampling.BrownianTreeNoiseSampler(x, positive.min(), positive.max(), seed=list(p.seeds))
-        if self.options.get("solver_type") == "heun":
-            keywords["solver_type"] = "heun"
-        self.model_wrap_cfg.init_latent = self.last_latent = x
-        return self.run_sampling(p, start, conditioning, unconditional_conditioning, image_conditioning, len(schedule) - 1, **keywords)
+    def img2img_part(self, full: torch.Tensor, steps: int, t_enc: int) -> torch.Tensor:
+        """ersatzForge runs exactly t_enc steps; Forge and Neo one more, as 1.10 does."""
+        return full[steps - t_enc :] if self.flavour.exact_steps else super().img2img_part(full, steps, t_enc)
 
+    def noised_start(self, x: torch.Tensor, noise: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+        """The predictor's noising of the init latent (flow models: (1 - s) x0 + s noise)."""
+        return self.model_wrap.predictor.noise_scaling(level, noise, x, max_denoise=False)
 
 class ForgeCompVisSampler(sd_samplers_timesteps.CompVisSampler):
     flavour: Flavour

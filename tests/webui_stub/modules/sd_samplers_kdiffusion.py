@@ -52,16 +52,12 @@ class KDiffusionSampler(sd_samplers_common.Sampler):
         return sigmas.cpu()
 
     def sample_img2img(self, p, x, noise, conditioning, unconditional_conditioning, steps=None, image_conditioning=None):
-        """Noise the init latent to the level where img2img enters the schedule and sample from there.
-        A checkpoint with `add_noise_to_latent` (SD3 in 1.10) noises it its own way."""
+        """Noise the init latent to the level where img2img enters the schedule and sample from there."""
         steps, t_enc = sd_samplers_common.setup_img2img_steps(p, steps)
         full = self.get_sigmas(p, steps)
-        schedule = full[steps - t_enc - 1 :]
-        model = shared.sd_model
-        if hasattr(model, "add_noise_to_latent"):
-            start = model.add_noise_to_latent(x, noise, schedule[0])
-        else:
-            start = x + noise * schedule[0]
+        schedule = self.img2img_part(full, steps, t_enc)
+        x = x.to(noise)
+        start = self.noised_start(x, noise, schedule[0])
         keywords = self.initialize(p)
         accepted = inspect.signature(self.func).parameters
         if "sigmas" in accepted:
@@ -77,4 +73,15 @@ class KDiffusionSampler(sd_samplers_common.Sampler):
         if self.options.get("solver_type") == "heun":
             keywords["solver_type"] = "heun"
         self.model_wrap_cfg.init_latent = self.last_latent = x
-        return self.run_sampling(p, start, conditioning, unconditional_conditioning, image_conditioning, t_enc + 1, **keywords)
+        return self.run_sampling(p, start, conditioning, unconditional_conditioning, image_conditioning, len(schedule) - 1, **keywords)
+
+    def img2img_part(self, full: torch.Tensor, steps: int, t_enc: int) -> torch.Tensor:
+        """1.10 enters the schedule one level above its last t_enc steps, so it runs t_enc + 1 steps."""
+        return full[steps - t_enc - 1 :]
+
+    def noised_start(self, x: torch.Tensor, noise: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+        """x0 + level * noise; a checkpoint with `add_noise_to_latent` (SD3 in 1.10) noises its own way."""
+        model = shared.sd_model
+        if hasattr(model, "add_noise_to_latent"):
+            return model.add_noise_to_latent(x, noise, level)
+        return x + noise * level
