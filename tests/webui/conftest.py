@@ -60,3 +60,19 @@ def webui():
     finally:
         torch.set_num_threads(threads)
     assert not errors.reported, errors.reported
+
+
+@pytest.fixture
+def callback_states(monkeypatch):
+    """Every (step, latent) a sampler hands its step callback, as the WebUI's callback_state sees it."""
+    from modules import sd_samplers_common
+
+    states = []
+    callback_state = sd_samplers_common.Sampler.callback_state
+
+    def recording(self, d):
+        states.append((d["i"], d["x"].clone()))
+        return callback_state(self, d)
+
+    monkeypatch.setattr(sd_samplers_common.Sampler, "callback_state", recording)
+    return states

@@ -312,20 +312,11 @@ def test_ersatzforge_refuses_kontext_through_its_other_control_script(webui, mon
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_neo_unipc_state_holds_the_original_after_every_update(webui, monkeypatch, kind):
+def test_neo_unipc_state_holds_the_original_after_every_update(webui, monkeypatch, callback_states, kind):
     """Neo's UniPC hands its corrected state to the callback DDPM-scaled: held pixels there are the
     original as the model noises it, divided by sqrt(1 + s^2); the rest is the sampler's own."""
-    from modules import sd_samplers_common
-
     neo = flavour("neo", monkeypatch)
-    states = []
-    callback_state = sd_samplers_common.Sampler.callback_state
-
-    def recording(self, d):
-        states.append((d["i"], d["x"].clone()))
-        return callback_state(self, d)
-
-    monkeypatch.setattr(sd_samplers_common.Sampler, "callback_state", recording)
+    states = callback_states
     _, _, p = run(webui, kind, sampler="UniPC", enabled=True, map=halves())
     levels = getattr(p, ATTRIBUTE).state_levels
     assert neo.unipc_on_sigmas and len(states) == len(levels) and "callback_state" not in vars(p.sampler)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 from conftest import SIZE, gray
-from modules import processing, sd_samplers_cfg_denoiser, sd_samplers_common, sd_schedulers, shared
+from modules import processing, sd_samplers_cfg_denoiser, sd_schedulers, shared
 from PIL import Image
 from tiny_models import KINDS, TinyLatentDiffusion
 from webui_sampling import SAMPLERS
@@ -87,16 +87,9 @@ def test_kept_pixels_see_the_original_noised_with_the_jobs_own_noise_and_schedul
     assert not torch.equal(shared.sd_model.decoded[0][..., SIZE // 16 :], changed)
 
 
-def test_unipc_state_holds_the_original_after_every_update(webui, monkeypatch):
+def test_unipc_state_holds_the_original_after_every_update(webui, callback_states):
     """UniPC's corrected latent never reaches the model; the script injects it in the sampler's callback."""
-    states = []
-    callback_state = sd_samplers_common.Sampler.callback_state
-
-    def recording(self, d):
-        states.append((d["i"], d["x"].clone()))
-        return callback_state(self, d)
-
-    monkeypatch.setattr(sd_samplers_common.Sampler, "callback_state", recording)
+    states = callback_states
     _, _, p = final_latent(webui, sampler="UniPC", enabled=True, map=halves())
     noise = processing.ImageRNG(p.init_latent.shape[1:], p.all_seeds).next()
     levels = getattr(p, ATTRIBUTE).state_levels
