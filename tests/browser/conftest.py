@@ -11,6 +11,7 @@ import shutil
 import socket
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,17 +48,18 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def page_url():
+@contextmanager
+def launched_page(head_urls: list[str], routes: dict[str, Path] | None = None, allowed_paths: list[str] | None = None):
+    """The stand-in page served on a free port with `head_urls` as scripts in its head; yields its URL."""
     _require_chromium()
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio.routes
 
-    from standin_page import HEAD_SCRIPTS, build_page, head_scripts_installed
+    from standin_page import build_page, head_scripts_installed, serve_files
 
     demo, _ = build_page()
     original = gradio.routes.templates.TemplateResponse
-    gradio.routes.templates.TemplateResponse = head_scripts_installed(original)
+    gradio.routes.templates.TemplateResponse = head_scripts_installed(original, head_urls)
     port = _free_port()
     try:
         demo.queue().launch(
@@ -66,8 +68,9 @@ def page_url():
             prevent_thread_lock=True,
             quiet=True,
             show_api=False,
-            allowed_paths=[str(path) for path in HEAD_SCRIPTS],
+            allowed_paths=allowed_paths,
         )
+        serve_files(demo.server_app, routes or {})
         yield f"http://127.0.0.1:{port}/"
     finally:
         if demo.server is not None:
@@ -79,7 +82,17 @@ def page_url():
 
 
 @pytest.fixture(scope="module")
-def browser(page_url):
+def page_url():
+    from standin_page import HEAD_SCRIPTS, head_script_routes
+
+    routes = head_script_routes(HEAD_SCRIPTS)
+    with launched_page(list(routes), routes) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _require_chromium()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -29,6 +29,7 @@ from diffdiff_webui.geometry import uploaded_map_hash
 from diffdiff_webui.job import ATTRIBUTE, MAP_HASH_KEY, UnusableSettings
 
 HEAD_SCRIPTS = [HERE / "webui_globals.js", *sorted((ROOT / "javascript").glob("*.js"))]
+SCRIPT_ROUTE = "/diffdiff-test-scripts"  # our own route: gradio's file= route refuses any path through a dot folder
 
 
 def load_script() -> scripts.Script:
@@ -102,12 +103,25 @@ def build_page():
     return demo, script
 
 
-def head_scripts_installed(response_class):
-    """Wrap gradio's page template so every page gets HEAD_SCRIPTS in its head, as the WebUI does."""
+def head_script_routes(scripts: list[Path]) -> dict[str, Path]:
+    """A URL of our own for each script, the same wherever the checkout lies."""
+    return {f"{SCRIPT_ROUTE}/{index}-{path.name}": path for index, path in enumerate(scripts)}
+
+
+def serve_files(app, routes: dict[str, Path]) -> None:
+    """Answer each route of `routes` with its file, as javascript."""
+    from fastapi.responses import FileResponse
+
+    for url, path in routes.items():
+        app.add_api_route(url, lambda path=path: FileResponse(path, media_type="text/javascript"), methods=["GET"])
+
+
+def head_scripts_installed(response_class, urls: list[str]):
+    """Wrap gradio's page template so every page gets the scripts at `urls` in its head, as the WebUI does."""
 
     def template_response(*args, **kwargs):
         response = response_class(*args, **kwargs)
-        tags = "".join(f'<script type="text/javascript" src="file={path}"></script>\n' for path in HEAD_SCRIPTS)
+        tags = "".join(f'<script type="text/javascript" src="{url}"></script>\n' for url in urls)
         body = response.body.replace(b"</head>", tags.encode() + b"</head>")
         # gradio's page fetches an iframe resizer from a CDN; the test machine is offline and the page does not need it
         response.body = re.sub(rb"<script[^>]*iframeResizer[^>]*></script>", b"", body)

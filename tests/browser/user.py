@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 import warnings
 
 from selenium.common.exceptions import TimeoutException
@@ -24,10 +26,23 @@ class User:
     def open(self) -> None:
         """A fresh page (every control at its default) with our javascript loaded and the accordion open."""
         self.driver.get(self.url)
+        unloadable = self.unloadable_scripts()
+        assert not unloadable, "the page cannot load its scripts: " + "; ".join(unloadable)
         self.wait_for(lambda: self.driver.execute_script("return typeof diffdiffDrawPreview === 'function'"), "our javascript to load")
         self.wait_for(lambda: self.driver.find_elements(By.ID, f"{PREFIX}_source"), "the controls")
         self.driver.find_element(By.CSS_SELECTOR, f"#{PREFIX}_enabled .label-wrap").click()
         self.wait_for(lambda: self.find("source").is_displayed(), "the accordion to open")
+
+    def unloadable_scripts(self) -> list[str]:
+        """Each script in the page's head its server refuses, with the HTTP status; asked at once, not waited for."""
+        sources = self.driver.execute_script("return Array.from(document.querySelectorAll('head script[src]'), s => s.src)")
+        refused = []
+        for source in sources:
+            try:
+                urllib.request.urlopen(source, timeout=WAIT_S).close()
+            except urllib.error.HTTPError as error:
+                refused.append(f"{source} answered HTTP {error.code}")
+        return refused
 
     def wait_for(self, condition, what: str, timeout: float = WAIT_S):
         return WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(lambda _: condition(), f"waited for {what}")
