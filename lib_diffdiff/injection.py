@@ -1,49 +1,16 @@
 """Thresholded injection with future hinting: the per-evaluation heart of Differential Diffusion.
 
 Before every model evaluation, latent pixels the map still holds are overwritten, in the sampler's
-own tensor, by the original latent noised to the evaluation's level, with the same noise sample
-every time (paper Algorithm 1). With future hinting (the default) every pixel released later is
-injected at every evaluation before its release; without it (the paper's ablation) it is not. Either
-way a pixel is injected once more at the first evaluation at or after its release, so it sets off
-from the original noised to that level and takes part in a share c of the steps. "First" follows the
-sampler's own evaluations: an evaluation's window reaches back to the previous evaluation, at most a
-step (evaluations at one position, as Heun's corrector and its next step, or an ancestral midpoint and
-the next step, share a window; where the sampler goes back, as Restart does, it is a step). With one
-evaluation per step that is the last step. On DPM2's midpoints and DPM adaptive's small steps it is
-shorter, so a pixel is freed at the evaluation after its release rather than a step later: with the
-one-step window, at 4 steps, DPM adaptive held every level released in its last step to the end
-(strengths 4/15 to 7/15 changed alike) and DPM2 let no pixel use a free midpoint (its top three of 16
-levels changed alike); both now change more from level to level. The model's prediction is
-left alone, as in the reference implementation: a uniform map of strength c then behaves like
-img2img at denoising strength c, for multistep samplers too. Pixels the map keeps entirely are set to
-the original latent when sampling ends (`finish`).
+own tensor, by the original latent noised to the evaluation's level with the job's one noise sample
+(paper Algorithm 1); with future hinting every pixel released later is injected at every evaluation
+before its release. A pixel is injected once more at the first evaluation at or after its release, so
+it sets off from the original at that level and takes part in a share c of the steps. The model's
+prediction is left alone, so a uniform map of strength c behaves like img2img at denoising c.
 
-Release rules. The paper's *stepped* rule thresholds each evaluation at N(1 - c): with one
-evaluation per step a pixel gets the whole steps after it, floor(cN) of them, and at 4 steps the map
-has only 5 levels (0.5 and 0.74 change alike). The *continuous* rule (the default) also gives it the
-fraction f = cN - floor(cN) of one more step: at the step where the stepped rule releases it, the
-sampler's latent there is pulled to the original noised only by 1 - f (it is the stepped rule at
-that boundary and at the one before, mixed by f), and where that step is the end of sampling,
-`finish` blends by 1 - f. So change grows continuously with strength, and strengths on step
-boundaries (f = 0) get the stepped result bit for bit, at every evaluation, midpoints of Heun/DPM2
-included. Reliability R on the reference benchmark (`python -m lib_diffdiff
-bench reliability --steps N`, 32 pictures, Euler), continuous / stepped / soft-inpainting blend:
-4 steps 0.978 / 0.902 / 0.902; 8 steps 0.992 / 0.980 / 0.892; 20 steps 0.989 / 0.989 / 0.872.
-Measured and not taken: the fraction measured in noise level rather than in steps (the share of an
-Euler update a start at the interpolated release level gives, (1 - q^f) / (1 - q) with q the step's
-sigma ratio): 4 steps 0.982, 0.981, 0.979, 0.980 on seeds 0-3 against 0.978, 0.977, 0.975, 0.986,
-8 steps 0.993 against 0.992: no better beyond seed spread, and Euler-specific (degenerate in the
-last step, where q = 0). Blending by how far the evaluation lies past the release point,
-clamp(r + 1 - p) (the same on one-evaluation-per-step samplers), gives midpoints (DPM2 at k + 1/2)
-weight 1/2 on a step boundary, so boundary strengths would no longer give the stepped result.
-Dithering (a share f of the pixels released a step earlier) is not continuous per pixel. What the
-blend means per sampler: for Euler, DDIM and other deterministic updates the free and the injected
-latent carry the same noise, so the blend only mixes their signals; where the sampler adds fresh
-noise (ancestral, SDE, LCM) the blend of two partly independent noises has a little less noise than
-its level: on DPM++ 3M SDE at 4 steps change sags a little inside one step (adding the missing
-noise, independent of both, removes the sag in tests, but how much of a sampler's noise is fresh is
-the sampler's business, and deterministic samplers need none); multistep history
-and UniPC's corrected state (`inject_state_`, blended by the same weight) follow the blended latent.
+Two release rules: *stepped* (the paper's, floor(cN) whole steps) and *continuous* (the default: also
+the fraction cN - floor(cN) of one more step, by blending at the release step), equal on step
+boundaries. Why windows are measured as they are, the rules' measurements and the alternatives
+tried: docs/design-notes.md.
 """
 
 from __future__ import annotations
