@@ -115,17 +115,8 @@ def blurred_mask_levels(levels: np.ndarray, blur_x: float = 0.0, blur_y: float =
     return levels
 
 
-def keep_alpha(change_full: torch.Tensor) -> Image.Image:
-    """The composite's alpha for the original: 255 where the map keeps a pixel entirely, so it stays exact."""
+def linear_keep_alpha(change_full: torch.Tensor) -> Image.Image:
+    """Soft inpainting's alpha for the original when the composite setting is off (as jobs were made
+    before it existed): 1 - c, 255 where the map keeps a pixel entirely."""
     keep = (1.0 - change_full).clamp(0.0, 1.0).numpy()
     return Image.fromarray(np.round(keep * 255.0).clip(0, 255).astype(np.uint8), "L")
-
-
-def soft_overlay(original: Image.Image, change_full: torch.Tensor) -> Image.Image:
-    """The original picture with the keep strength as alpha, to be alpha-composited over the result."""
-    alpha = keep_alpha(change_full)
-    if original.size != alpha.size:
-        raise SettingsError("map", f"the composite needs the original at {alpha.size}, got {original.size}")
-    overlay = original.convert("RGB").copy()
-    overlay.putalpha(alpha)
-    return overlay

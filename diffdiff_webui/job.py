@@ -12,15 +12,17 @@ of the job's `Host` (host.py).
 from __future__ import annotations
 
 import torch
+from PIL import ImageChops
 from fastapi import HTTPException
 from modules import images, sd_samplers_common, shared
 
 from lib_diffdiff import Injector, ReleaseSchedule, TimestepSpace
+from lib_diffdiff.composite import keep_alpha, original_overlay
 from lib_diffdiff.errors import SettingsError
 from lib_diffdiff.params import INPAINT_MASK, MAP_HASH_KEY, Settings
 from lib_diffdiff.schedule import unipc_timesteps
 
-from .geometry import Geometry, JobMap, job_map, soft_overlay
+from .geometry import Geometry, JobMap, job_map, linear_keep_alpha
 from .host import Host, current_host, still_picture
 
 ATTRIBUTE = "diffdiff_job"
@@ -98,13 +100,28 @@ class Job:
         finished = injector.finish(still_picture(samples))
         return finished.unsqueeze(2) if samples.ndim == 5 else finished
 
-    def overlay(self, index: int):
-        """Soft inpainting's composite: the original picture with the map's keep strength as alpha."""
+    def composites(self, host_overlay) -> bool:
+        """Whether this picture gets our composite: with the composite setting on every source; soft
+        inpainting always replaces the WebUI's rounded-mask overlay, unless the user turned overlays off."""
+        if self.settings is None or self.map is None:
+            return False
+        if self.settings.source == INPAINT_MASK:
+            return host_overlay is not None
+        return self.settings.composite
+
+    def overlay(self, index: int, host_overlay=None):
+        """The original picture with the map's keep strength as alpha; where the WebUI laid an inpaint
+        mask's overlay of its own, it keeps what either keeps."""
         original = self.p.init_images[index % len(self.p.init_images)]
         picture = images.flatten(original, shared.opts.img2img_background_color)
         if not self.p.paste_to and self.p.resize_mode != 3:
             picture = images.resize_image(self.p.resize_mode, picture, self.p.width, self.p.height)
-        return soft_overlay(picture, self.map.change_full)
+        elif not self.p.paste_to and picture.size != (self.p.width, self.p.height):  # latent upscale: the latent was stretched
+            picture = images.resize_image(0, picture, self.p.width, self.p.height)
+        overlay = original_overlay(picture, self.map.change_full, keep_alpha if self.settings.composite else linear_keep_alpha)
+        if host_overlay is not None and self.settings.source != INPAINT_MASK:
+            overlay.putalpha(ImageChops.lighter(overlay.getchannel("A"), host_overlay.getchannel("A")))
+        return overlay
 
     def close(self) -> None:
         """The job is over: the hook stops acting and is taken off the denoiser."""

@@ -54,6 +54,18 @@ SETTINGS: tuple[Setting, ...] = (
         cli_flag="--stepped-release",
         cli_switch_to=STEPPED,
     ),
+    Setting(
+        "composite",
+        "Composite kept pixels",
+        bool,
+        True,
+        "After decoding, lay the original picture over the result by the map, so pixels the map keeps are the original "
+        "exactly in the saved picture (not the VAE's round trip of it)",
+        "DiffDiff composite",
+        sweepable=True,
+        before=False,
+        cli_flag="--no-composite",
+    ),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 

@@ -68,5 +68,6 @@ def edit(runner, args, image, change_map):
         map_options=settings.map_options(),
         future_hinting=settings.future_hinting,
         release_rule=settings.release,
+        composite=settings.composite,
         **extra,
     )

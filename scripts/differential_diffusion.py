@@ -62,8 +62,8 @@ class DifferentialDiffusionScript(scripts.Script):
 
     def postprocess_maskoverlay(self, p, ppmo, *args):
         job = Job.of(p)
-        if job is not None and job.soft_inpainting and ppmo.overlay_image is not None:  # the user's overlay setting holds
-            ppmo.overlay_image = job.overlay(ppmo.index)
+        if job is not None and job.composites(ppmo.overlay_image):
+            ppmo.overlay_image = job.overlay(ppmo.index, ppmo.overlay_image)
 
     def postprocess(self, p, processed, *args):
         job = Job.of(p)

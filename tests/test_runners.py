@@ -479,3 +479,39 @@ def test_cli_refuses_a_missing_image_before_loading_anything(tmp_path, capsys):
     ]
     assert main(argv) == 2
     assert "--image" in capsys.readouterr().err
+
+
+# --- the composite ----------------------------------------------------------------------------------
+
+
+def test_sd_all_keep_map_saves_the_input_picture_with_the_composite_and_its_round_trip_without(sd):
+    image = picture()
+    options = dict(steps=STEPS, strength=STRENGTH, seed=SEED, **tiny.text_embeddings())
+    kept = StableDiffusion(sd)(image, KEEP, **options)
+    assert np.array_equal(np.asarray(kept), np.asarray(image))
+    round_trip = StableDiffusion(sd)(image, KEEP, composite=False, **options)
+    assert not np.array_equal(np.asarray(round_trip), np.asarray(image))
+
+
+def test_sd_composite_keeps_strength_0_and_leaves_strength_1_as_decoded(sd):
+    image = picture()
+    options = dict(steps=STEPS, strength=STRENGTH, seed=SEED, **tiny.text_embeddings())
+    ours = np.asarray(StableDiffusion(sd)(image, half_keep_map(), **options))
+    plain = np.asarray(StableDiffusion(sd)(image, half_keep_map(), composite=False, **options))
+    assert np.array_equal(ours[:, : WIDTH // 2], np.asarray(image)[:, : WIDTH // 2])
+    assert np.array_equal(ours[:, WIDTH // 2 :], plain[:, WIDTH // 2 :])
+
+
+def test_cli_no_composite_writes_the_decoded_picture(sd_folder, tmp_path):
+    from lib_diffdiff.run import main
+
+    picture().save(tmp_path / "in.png")
+    Image.fromarray(half_keep_map()).save(tmp_path / "map.png")
+    out = tmp_path / "edited.png"
+    argv = ["sd", "--image", str(tmp_path / "in.png"), "--map", str(tmp_path / "map.png"), "--prompt", "a cat", "--out", str(out)]
+    argv += ["--model", str(sd_folder), "--device", "cpu", "--steps", "3", "--seed", "7"]
+    runner = StableDiffusion.load(str(sd_folder), device="cpu", dtype=torch.float32)
+    for flags, composite in (([], True), (["--no-composite"], False)):
+        assert main(argv + flags) == 0
+        expected = runner(tmp_path / "in.png", tmp_path / "map.png", "a cat", steps=3, seed=7, composite=composite)
+        assert np.array_equal(np.asarray(Image.open(out)), np.asarray(expected)), flags

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
+from ..composite import composite_by_map
+from ..errors import SettingsError
 from ..images import open_image
 from ..injection import CONTINUOUS
 from ..maps import MapOptions
@@ -116,10 +118,13 @@ class Runner(ABC):
         map_options: MapOptions | None = None,
         future_hinting: bool = True,
         release_rule: str = CONTINUOUS,
+        composite: bool = True,
         **family_options,
     ):
         """Edit `image` (a path, PIL image or the pipeline's own input) as `change_map` allows; returns
-        the edited image. `guidance` defaults to the family's; `family_options` are those `edit` takes."""
+        the edited image. `guidance` defaults to the family's; `family_options` are those `edit` takes.
+        With `composite` a picture result is laid under the input picture by the map (`composite.py`), so
+        pixels the map keeps are the input's exactly; latent and array outputs are left as they are."""
         job = Edit(
             prompt=prompt,
             negative_prompt=negative_prompt,
@@ -132,7 +137,18 @@ class Runner(ABC):
             guidance=self.default_guidance if guidance is None else guidance,
             seed=int(seed),
         )
-        return self.edit(read_image(image), job, **family_options)
+        picture = read_image(image)
+        result = self.edit(picture, job, **family_options)
+        if not composite or not isinstance(result, Image.Image):  # latents and arrays are returned as the pipeline made them
+            return result
+        if not isinstance(picture, Image.Image):
+            raise SettingsError("composite", "the composite needs the input as a path or PIL image; pass composite=False for tensors")
+        original = picture if picture.size == result.size else self.fitted_input(picture, result.size)
+        return composite_by_map(result, original, change_map, job.map_options or MapOptions())
+
+    def fitted_input(self, picture: Image.Image, size: tuple[int, int]) -> Image.Image:
+        """The input picture at the result's size as the family's pipeline resizes it (diffusers' image processor: Lanczos)."""
+        return picture.resize(size, Image.LANCZOS)
 
     @abstractmethod
     def edit(self, image, job: Edit, **family_options):

@@ -9,6 +9,8 @@ the original at 256 px. An optional stage III (the x4 upscaler) runs without a m
 
 from __future__ import annotations
 
+from PIL import Image
+
 from .base import Edit, Runner
 from .core import seeded_generator
 
@@ -26,6 +28,10 @@ class DeepFloydIF(Runner):
         self.stage_1 = stage_1
         self.stage_2 = stage_2
         self.stage_3 = stage_3
+
+    def fitted_input(self, picture, size):
+        """IF's pipelines resize the input bicubically (no reducing gap)."""
+        return picture.resize(size, Image.BICUBIC, reducing_gap=None)
 
     @classmethod
     def load_parts(

@@ -146,8 +146,10 @@ def test_all_change_map_is_plain_img2img_bit_for_bit(webui, host, kind, sampler)
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("sampler", ALL)
 def test_all_keep_map_returns_the_original_latent_exactly(webui, host, kind, sampler):
-    latent, _, p = run(webui, kind, sampler=sampler, denoising_strength=0.5, enabled=True, map=gray(1.0))
+    """The latent is the original's, and with the composite (the default) the saved picture is the init picture."""
+    latent, result, p = run(webui, kind, sampler=sampler, denoising_strength=0.5, enabled=True, map=gray(1.0))
     assert torch.equal(latent, p.init_latent)
+    assert np.array_equal(np.asarray(result.images[0]), np.asarray(p.init_images[0].convert("RGB")))
 
 
 @pytest.mark.parametrize("kind", KINDS)

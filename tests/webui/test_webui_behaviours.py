@@ -171,20 +171,23 @@ def test_latent_upscale_with_soft_inpainting_keeps_the_original_pixels(webui):
 # --- masked content ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("composite", [True, False], ids=["composite", "composite off"])
 @pytest.mark.parametrize("fill", [0, 1, 2, 3], ids=["fill", "original", "latent noise", "latent nothing"])
-def test_every_masked_content_mode_with_soft_inpainting(webui, fill):
+def test_every_masked_content_mode_with_soft_inpainting(webui, fill, composite):
     """Whatever the masked area starts from, pixels the map keeps are the original, the composite mixes
-    in the original by the map's keep strength, and cells the map releases keep the sampler's result
-    (the WebUI's rounded-mask blend would put the start latent back where the mask rounds to 0)."""
+    in the original by the map's keep strength ((1 - c)^2; 1 - c as jobs were made before the composite
+    setting), and cells the map releases keep the sampler's result (the WebUI's rounded-mask blend
+    would put the start latent back where the mask rounds to 0)."""
     original = scene()
     job = dict(init=original, mask=square_mask(SIZE, SIZE, (16, 16, 48, 48)), mask_blur=8, inpaint_full_res=False, inpainting_fill=fill)
-    job.update(source_settings(INPAINT_MASK))
+    job.update(source_settings(INPAINT_MASK), composite=composite)
     p, result, latent = run(webui, **job)
     assert_kept_exactly(webui, p, result, latent, original, job)
     change = job_map(p).change_full
     generated = processing.decoded_pictures(p, latent)[0]
     overlay = original.convert("RGB")
-    overlay.putalpha(Image.fromarray(((1 - change) * 255).round().byte().numpy()))
+    keep = (1 - change) ** 2 if composite else 1 - change
+    overlay.putalpha(Image.fromarray((keep * 255).round().byte().numpy()))
     expected = generated.convert("RGBA")
     expected.alpha_composite(overlay)
     assert (pixels(result.images[0]) == pixels(expected)).all(), "composited by the map's keep strength"

@@ -31,10 +31,12 @@ def test_a_plain_paste_turns_off_and_leaves_the_rest_alone():
 
 
 def test_a_diffdiff_paste_without_other_keys_sets_every_control_to_its_default():
-    """Except the release rule: parameters without its key were written before it existed, by the stepped rule."""
+    """Except the release rule and the composite: parameters without their keys were written before they
+    existed, by the stepped rule and without a composite, and paste back as they were made."""
     values = read_pasted({"DiffDiff": "True"}).values
-    assert values == {s.name: s.default for s in SETTINGS if s.infotext} | {"enabled": True, "release": "stepped"}
+    assert values == {s.name: s.default for s in SETTINGS if s.infotext} | {"enabled": True, "release": "stepped", "composite": False}
     assert read_pasted({"DiffDiff": "True", "DiffDiff release": "continuous"}).values["release"] == "continuous"
+    assert read_pasted({"DiffDiff": "True", "DiffDiff composite": "True"}).values["composite"] is True
 
 
 def test_the_status_compares_the_uploaded_map_with_the_pasted_hash():
