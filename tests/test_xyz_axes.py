@@ -45,7 +45,7 @@ def png_text() -> str:
 def test_one_axis_per_sweepable_setting_with_readable_labels():
     assert [axis.setting.name for axis in AXES] == [s.name for s in SETTINGS if s.sweepable]
     swept = {"enabled", "source", "convention", "invert", "blur", "contrast", "strength", "future_hinting"}
-    assert swept | {"fan_count", "fan_from", "fan_to", "release"} == set(BY_NAME)
+    assert swept | {"fan_count", "fan_from", "fan_to", "release", "composite"} == set(BY_NAME)
     assert BY_NAME["strength"].label == "[DiffDiff] Strength scale"
     assert len({axis.label for axis in AXES}) == len(AXES)
 
@@ -53,7 +53,7 @@ def test_one_axis_per_sweepable_setting_with_readable_labels():
 def test_numbers_are_float_axes_and_the_rest_offer_choices():
     for name in ("blur", "contrast", "strength"):
         assert BY_NAME[name].type is float and BY_NAME[name].choices is None
-    for name in ("enabled", "invert", "future_hinting"):
+    for name in ("enabled", "invert", "future_hinting", "composite"):
         assert BY_NAME[name].type is str and BY_NAME[name].choices() == ["True", "False"]
     assert BY_NAME["source"].choices() == list(SOURCES)
     assert "radial" in BY_NAME["source"].choices() and "inpaint mask" in BY_NAME["source"].choices()
