@@ -61,13 +61,14 @@ def main(argv=None) -> int:
 
 
 def write_demo(out: Path, steps: int = 30, seed: int = 1, progress: bool = False) -> list[Path]:
-    """Write into `out` the demo's panel and the reliability benchmark's trend plot (at the benchmark's
+    """Write into `out` the demo's panel, its composite figure and the reliability benchmark's trend plot (at the benchmark's
     defaults, so `--out docs` remakes the README's pictures)."""
     from .lab.bench import reliability
-    from .lab.demo import PANEL_NAME, TRENDS_NAME, make_pictures, panel
+    from .lab.demo import COMPOSITE_NAME, PANEL_NAME, TRENDS_NAME, composite_figure, make_pictures, panel
 
     out.mkdir(parents=True, exist_ok=True)
-    results = {PANEL_NAME: panel(make_pictures(steps, seed, progress)), TRENDS_NAME: reliability(progress=progress).plot()}
+    pictures = make_pictures(steps, seed, progress)
+    results = {PANEL_NAME: panel(pictures), COMPOSITE_NAME: composite_figure(pictures), TRENDS_NAME: reliability(progress=progress).plot()}
     written = []
     for name, picture in results.items():
         picture.save(out / name)

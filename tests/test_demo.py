@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from lib_diffdiff.lab.demo import PANEL_NAME, TRENDS_NAME, make_pictures
+from lib_diffdiff.lab.demo import COMPOSITE_NAME, PANEL_NAME, TRENDS_NAME, make_pictures
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,11 +39,12 @@ def test_demo_command_remakes_the_readme_pictures(tmp_path):
     printed = subprocess.run(
         [sys.executable, "-m", "lib_diffdiff", "demo", "--out", str(tmp_path)], cwd=ROOT, check=True, capture_output=True, text=True
     )
-    assert printed.stdout.split() == ["wrote", str(tmp_path / PANEL_NAME), "wrote", str(tmp_path / TRENDS_NAME)]
+    names = (PANEL_NAME, COMPOSITE_NAME, TRENDS_NAME)
+    assert printed.stdout.split() == [word for name in names for word in ("wrote", str(tmp_path / name))]
     assert "demo edits" in printed.stderr and "reliability" in printed.stderr  # the progress bars
     readme = (ROOT / "README.md").read_text()
     assert ".venv/bin/diffdiff demo --out docs" in readme
-    for name in (PANEL_NAME, TRENDS_NAME):
+    for name in names:
         assert f"(docs/{name})" in readme
         with Image.open(tmp_path / name) as made, Image.open(ROOT / "docs" / name) as shown:
             assert made.size == shown.size, name

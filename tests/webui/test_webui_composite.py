@@ -83,3 +83,18 @@ def test_every_picture_of_a_batch_is_composited(webui):
     assert len(result.images) == 4
     for image in result.images:
         assert np.array_equal(pixels(image), pixels(scene()))
+
+
+def test_colour_correction_still_corrects_the_changed_pixels_and_the_composite_keeps_the_rest(webui, monkeypatch):
+    """The WebUI corrects colours before it lays any overlay: changed pixels take the correction,
+    kept ones stay the init picture exactly."""
+    from modules import shared
+
+    _, plain, _ = run(webui, enabled=True, map=keep_left_half())
+    monkeypatch.setitem(shared.opts.data, "img2img_color_correction", True)
+    p, corrected, _ = run(webui, enabled=True, map=keep_left_half())
+    strength = strength_at_pixels(p)
+    kept, free = strength == 0, strength == 255
+    out = pixels(corrected.images[0])
+    assert np.array_equal(out[kept], pixels(scene())[kept])
+    assert not np.array_equal(out[free], pixels(plain.images[0])[free]), "the correction changed the released pixels"

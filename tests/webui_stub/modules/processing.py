@@ -165,6 +165,7 @@ class StableDiffusionProcessingImg2Img:
         self.extra_generation_params = {}
         self.mask = self.nmask = None
         self.mask_for_overlay = self.overlay_images = self.paste_to = None
+        self.color_corrections = None
         self.sampler = self.eta = None
 
     @property
@@ -188,6 +189,8 @@ class StableDiffusionProcessingImg2Img:
             if self.overlay_images is not None:
                 self.overlay_images *= self.batch_size
         self.batch_size = len(pictures)
+        if opts.img2img_color_correction:  # each output's colours are matched to its init picture's, before the overlay
+            self.color_corrections = [colour_statistics(picture) for picture in pictures]
         batch = torch.from_numpy(np.stack([np.asarray(picture, dtype=np.float32) / 255.0 for picture in pictures]))
         batch = batch.permute(0, 3, 1, 2).to(shared.device)
         self.init_latent = self.sd_model.encode_first_stage(batch * 2 - 1)
@@ -307,9 +310,26 @@ def decoded_pictures(p, samples):
     return [Image.fromarray((255.0 * sample.permute(1, 2, 0).cpu().numpy()).astype(np.uint8)) for sample in decoded]
 
 
+def colour_statistics(picture) -> tuple[np.ndarray, np.ndarray]:
+    """What colour correction matches an output to: the init picture's per-channel mean and spread."""
+    values = np.asarray(picture.convert("RGB"), dtype=np.float64).reshape(-1, 3)
+    return values.mean(axis=0), values.std(axis=0)
+
+
+def colour_corrected(image, target) -> Image.Image:
+    """The WebUI's "Apply color correction to img2img results", as a stand-in: each channel moved to the
+    init picture's mean and spread (the WebUI matches histograms in LAB; the effect is of the same kind)."""
+    values = np.asarray(image, dtype=np.float64)
+    mean, spread = values.reshape(-1, 3).mean(axis=0), values.reshape(-1, 3).std(axis=0)
+    matched = (values - mean) / np.maximum(spread, 1e-6) * target[1] + target[0]
+    return Image.fromarray(np.clip(np.round(matched), 0, 255).astype(np.uint8))
+
+
 def finished_picture(p, index, image):
     """The composite of one output: the overlay of original pixels (when inpainting, and the option is
     on), as the scripts leave it, over the generated picture."""
+    if p.color_corrections is not None and index < len(p.color_corrections):
+        image = colour_corrected(image, p.color_corrections[index])
     overlay = None
     if opts.overlay_inpaint and p.overlay_images is not None and index < len(p.overlay_images):
         overlay = p.overlay_images[index]

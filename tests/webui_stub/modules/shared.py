@@ -11,6 +11,7 @@ DEFAULTS = {
     "initial_noise_multiplier": 1.0,
     "img2img_background_color": "#ffffff",
     "overlay_inpaint": True,
+    "img2img_color_correction": False,
     "batch_cond_uncond": True,
     "always_discard_next_to_last_sigma": False,
     "sigma_min": 0.0,
