@@ -89,7 +89,8 @@ def test_pasting_a_plain_generation_turns_the_extension_off(page):
 def test_keys_missing_from_pasted_parameters_set_their_defaults(page):
     page.paste(pasted_text(FAN))
     page.wait_for(lambda: page.value(BY_NAME["fan_count"]) == 4.0, "the pasted fan")
-    radial = Settings(enabled=True, source="radial", release="stepped")  # no release key: written before the continuous rule
+    # no release or composite key: written before the continuous rule and the composite existed
+    radial = Settings(enabled=True, source="radial", release="stepped", composite=False)
     page.paste("a lighthouse\nSteps: 20, DiffDiff: True, DiffDiff source: radial")
     for name, value in shown(radial).items():
         page.wait_for(lambda: page.value(BY_NAME[name]) == value, f"{name} to show its default {value!r}")
