@@ -87,7 +87,9 @@ class Job:
             schedule, space, self.state_levels = job_schedule(p, self.host)
             if self.state_levels is not None:
                 self._hook_state(p.sampler)
-            self.injector = self.settings.injector(still_picture(init_latent), still_picture(noise), self.map.change_latent, schedule, space)
+            self.injector = self.settings.injector(
+                still_picture(init_latent), still_picture(noise), self.map.change_latent, schedule, space, seeds=getattr(p, "seeds", None) or [0]
+            )
         except Exception as error:  # raised again from inside sampling, where the WebUI lets it fail the job
             self.error = error
             self.injector = None

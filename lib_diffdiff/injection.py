@@ -102,6 +102,7 @@ class Injector:
         space: SigmaSpace | TimestepSpace | FlowSpace | None = None,
         observer: Observer | None = None,
         release_rule: str = CONTINUOUS,
+        start_from_original: bool = False,
     ):
         if original.shape != noise.shape or original.ndim != 4:
             raise ValueError(
@@ -122,6 +123,8 @@ class Injector:
         self.future_hinting = future_hinting
         self.space = space or SigmaSpace()
         self.observer = observer
+        # the sampler made its start from another original than ours (a fill): the first evaluation sets every pixel
+        self.start_from_original = start_from_original
         if release_rule not in RELEASE_RULES:
             raise ValueError(f"release rule must be one of {list(RELEASE_RULES)}, got {release_rule!r}")
         self.release_rule = release_rule
@@ -203,7 +206,10 @@ class Injector:
 
     def _overwrite(self, x: torch.Tensor, level: torch.Tensor, *, evaluation: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         position = self.position(level)
+        first = evaluation and self._last_position is None
         weight = self.weight(position, self._window(position, advance=evaluation))
+        if first and self.start_from_original:
+            weight = torch.ones_like(weight)
         self.space.noise_into(self._scratch, self.original, self.noise, level)
         x.lerp_(self._scratch.to(x.dtype), weight.to(x.dtype))  # exact at weights 0 and 1
         return position, weight

@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import SettingsError
 from .fan import FAN_SETTINGS, STRENGTH_FAN, FanOptions
+from .fill import FILLS, NONE, filled_original
 from .injection import CONTINUOUS, RELEASE_RULES, STEPPED, Injector
 from .maps import MAP_SETTINGS, MapOptions
 from .presets import PRESETS
@@ -66,6 +67,18 @@ SETTINGS: tuple[Setting, ...] = (
         before=False,
         cli_flag="--no-composite",
     ),
+    Setting(
+        "fill",
+        "Fill",
+        str,
+        NONE,
+        "Where the map changes, start from more than the original: noise (the model invents detail) or blur fill "
+        "(the colours of the kept surroundings), weighted by strength squared; none: the original",
+        "DiffDiff fill",
+        choices=FILLS,
+        sweepable=True,
+        cli_flag="--fill",
+    ),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 
@@ -94,11 +107,16 @@ class _SettingsMethods:
             raise SettingsError("args", f"expected at most {len(SETTINGS)} values ({', '.join(BY_NAME)}), got {len(values)}")
         return cls.from_values({setting.name: value for setting, value in zip(SETTINGS, values)})
 
-    def injector(self, original, noise, change, schedule, space=None) -> Injector | None:
-        """The job's Injector, or None when disabled: a disabled job must run exactly as plain img2img."""
+    def injector(self, original, noise, change, schedule, space=None, seeds=(0,)) -> Injector | None:
+        """The job's Injector, or None when disabled: a disabled job must run exactly as plain img2img.
+        Held and released pixels are injected with the original as the fill leaves it (`seeds`: one per sample, for noise)."""
         if not self.enabled:
             return None
-        return Injector(original, noise, change, schedule, future_hinting=self.future_hinting, space=space, release_rule=self.release)
+        filled = filled_original(original, change, self.fill, list(seeds))
+        return Injector(
+            filled, noise, change, schedule, future_hinting=self.future_hinting, space=space, release_rule=self.release,
+            start_from_original=filled is not original,
+        )
 
     def map_options(self) -> MapOptions:
         return MapOptions(**{setting.name: getattr(self, setting.name) for setting in MAP_SETTINGS})

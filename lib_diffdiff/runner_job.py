@@ -69,5 +69,6 @@ def edit(runner, args, image, change_map):
         future_hinting=settings.future_hinting,
         release_rule=settings.release,
         composite=settings.composite,
+        fill=settings.fill,
         **extra,
     )

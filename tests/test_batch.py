@@ -94,7 +94,7 @@ def test_a_folder_is_edited_pair_by_pair_as_one_edit_each_and_bad_pairs_are_repo
         digest = map_hash(fit_to_image(read_map(maps / map_name), WIDTH, HEIGHT))
         text = parameters(out / f"{stem}.png")
         assert text.startswith("a cat\nNegative prompt: dog, blurry\nSteps: 3, CFG scale: 7.5, Seed: 5, Size: 32x24, ")
-        assert text.endswith(f"DiffDiff hinting: True, DiffDiff release: continuous, DiffDiff composite: True, DiffDiff map: {digest}")
+        assert text.endswith(f"DiffDiff hinting: True, DiffDiff release: continuous, DiffDiff composite: True, DiffDiff fill: none, DiffDiff map: {digest}")
         for key, value in Settings(enabled=True).infotext().items():
             assert f"{key}: {value}" in text
 

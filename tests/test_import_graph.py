@@ -9,7 +9,7 @@ PACKAGES = ("lib_diffdiff", "diffdiff_webui")
 
 # layer -> the modules in it; a module may import from its own layer and the ones listed after it in ALLOWED
 LAYERS = {
-    "engine": {"errors", "setting", "images", "maps", "fan", "presets", "injection", "schedule", "text", "params", "composite", "lib_diffdiff"},
+    "engine": {"errors", "setting", "images", "maps", "fan", "presets", "injection", "schedule", "text", "params", "composite", "fill", "lib_diffdiff"},
     "command line helpers": {"cli"},
     "runners": {"runners", "run", "runner_job", "batch"},
     "lab": {"lab", "__main__"},

@@ -21,7 +21,7 @@ def test_settings_keep_their_positions_and_later_ones_come_last():
     """Positional API calls and saved UI values of older versions keep their meaning."""
     names = [s.name for s in SETTINGS]
     assert names[:9] == ["enabled", "source", "map", "convention", "invert", "blur", "contrast", "strength", "future_hinting"]
-    assert names[9:] == ["fan_layout", "fan_count", "fan_from", "fan_to", "release", "composite"]
+    assert names[9:] == ["fan_layout", "fan_count", "fan_from", "fan_to", "release", "composite", "fill"]
     assert Settings().fan_options() == FanOptions()
 
 

@@ -515,3 +515,34 @@ def test_cli_no_composite_writes_the_decoded_picture(sd_folder, tmp_path):
         assert main(argv + flags) == 0
         expected = runner(tmp_path / "in.png", tmp_path / "map.png", "a cat", steps=3, seed=7, composite=composite)
         assert np.array_equal(np.asarray(Image.open(out)), np.asarray(expected)), flags
+
+
+# --- the fill -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fill", ["noise", "blur fill"])
+def test_sd_fill_never_touches_kept_latent_pixels_and_changes_where_the_map_changes(sd, fill):
+    init = torch.randn(1, 4, HEIGHT // 2, WIDTH // 2, generator=torch.Generator().manual_seed(5))
+    options = dict(steps=STEPS, strength=STRENGTH, seed=SEED, output_type="latent", **tiny.text_embeddings())
+    kept = StableDiffusion(sd)(init, KEEP, fill=fill, **options)
+    assert torch.equal(kept, init[0])
+    plain = StableDiffusion(sd)(init, half_keep_map(), **options)
+    filled = StableDiffusion(sd)(init, half_keep_map(), fill=fill, **options)
+    half = WIDTH // 4  # latent columns the map keeps
+    assert torch.equal(filled[..., :half], init[0][..., :half])
+    assert not torch.equal(filled[..., half:], plain[..., half:])
+
+
+def test_sd_fill_none_is_the_run_without_a_fill_bit_for_bit(sd):
+    options = dict(steps=STEPS, strength=STRENGTH, seed=SEED, output_type="latent", **tiny.text_embeddings())
+    assert torch.equal(StableDiffusion(sd)(picture(), CHANGE, fill="none", **options), sd_plain(sd, picture(), tiny.text_embeddings()))
+
+
+def test_a_bad_fill_is_refused_naming_it(sd, capsys):
+    from lib_diffdiff.run import main
+
+    with pytest.raises(ValueError, match="fill"):
+        StableDiffusion(sd)(picture(), KEEP, fill="sprinkles", **tiny.text_embeddings())
+    with pytest.raises(SystemExit):
+        main(["sd", "--image", "x.png", "--map", "m.png", "--prompt", "a", "--out", "o.png", "--fill", "sprinkles"])
+    assert "--fill" in capsys.readouterr().err

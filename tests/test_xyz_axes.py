@@ -45,7 +45,7 @@ def png_text() -> str:
 def test_one_axis_per_sweepable_setting_with_readable_labels():
     assert [axis.setting.name for axis in AXES] == [s.name for s in SETTINGS if s.sweepable]
     swept = {"enabled", "source", "convention", "invert", "blur", "contrast", "strength", "future_hinting"}
-    assert swept | {"fan_count", "fan_from", "fan_to", "release", "composite"} == set(BY_NAME)
+    assert swept | {"fan_count", "fan_from", "fan_to", "release", "composite", "fill"} == set(BY_NAME)
     assert BY_NAME["strength"].label == "[DiffDiff] Strength scale"
     assert len({axis.label for axis in AXES}) == len(AXES)
 

@@ -16,6 +16,7 @@ from PIL import Image
 
 from ..composite import composite_by_map
 from ..errors import SettingsError
+from ..fill import FILLS, NONE
 from ..images import open_image
 from ..injection import CONTINUOUS
 from ..maps import MapOptions
@@ -39,6 +40,12 @@ def read_image(image):
     return image
 
 
+def check_fill(fill: str) -> str:
+    if fill not in FILLS:
+        raise ValueError(f"fill: must be one of {list(FILLS)}, got {fill!r}")
+    return fill
+
+
 def check_strength(strength: float) -> float:
     if not 0.0 < float(strength) <= 1.0:
         raise ValueError(f"strength: must lie in (0, 1], got {strength!r}")
@@ -55,6 +62,7 @@ class Edit:
     map_options: MapOptions | None
     future_hinting: bool
     release_rule: str
+    fill: str
     steps: int
     strength: float
     guidance: float
@@ -70,6 +78,8 @@ class Edit:
             future_hinting=self.future_hinting,
             release_rule=self.release_rule,
             pixels_per_latent=pixels_per_latent,
+            fill=self.fill,
+            fill_seed=self.seed,
         )
         return run(
             num_inference_steps=int(self.steps if steps is None else steps),
@@ -119,6 +129,7 @@ class Runner(ABC):
         future_hinting: bool = True,
         release_rule: str = CONTINUOUS,
         composite: bool = True,
+        fill: str = NONE,
         **family_options,
     ):
         """Edit `image` (a path, PIL image or the pipeline's own input) as `change_map` allows; returns
@@ -132,6 +143,7 @@ class Runner(ABC):
             map_options=map_options,
             future_hinting=future_hinting,
             release_rule=release_rule,
+            fill=check_fill(fill),
             steps=int(steps),
             strength=check_strength(strength),
             guidance=self.default_guidance if guidance is None else guidance,

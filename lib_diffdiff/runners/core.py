@@ -33,6 +33,7 @@ from collections.abc import Callable
 import torch
 
 from ..injection import CONTINUOUS, FlowSpace, Injector, SigmaSpace, TimestepSpace
+from ..fill import NONE, filled_original
 from ..maps import MapOptions, prepare_change_map
 from ..schedule import ReleaseSchedule, timestep_to_sigma
 
@@ -86,6 +87,8 @@ class DifferentialRun:
         release_rule: str = CONTINUOUS,
         pixels_per_latent: int = 8,
         resize_mode: int = 0,
+        fill: str = NONE,
+        fill_seed: int = 0,
     ):
         self.pipe = pipe
         self.scheduler = pipe.scheduler
@@ -95,6 +98,7 @@ class DifferentialRun:
         self.release_rule = release_rule
         self.pixels_per_latent = pixels_per_latent
         self.resize_mode = resize_mode
+        self.fill, self.fill_seed = fill, fill_seed
         self.original = self.noise = None
         self.injector: Injector | None = None
         self.change: torch.Tensor | None = None
@@ -130,9 +134,14 @@ class DifferentialRun:
         def capturing_noising(*args, **kwargs):
             if self.original is None:
                 # add_noise(original_samples, noise, timesteps), scale_noise(sample, timestep, noise)
-                arguments = signature.bind(*args, **kwargs).arguments
-                self.original = arguments["sample"] if "sample" in arguments else arguments["original_samples"]
-                self.noise = arguments["noise"]
+                bound = signature.bind(*args, **kwargs)
+                clean = "sample" if "sample" in bound.arguments else "original_samples"
+                self.noise = bound.arguments["noise"]
+                self.change = self._fitted_change(bound.arguments[clean])
+                # the start is the original as the fill leaves it, noised: where released pixels set off from
+                self.original = filled_original(bound.arguments[clean], self.change, self.fill, [self.fill_seed])
+                bound.arguments[clean] = self.original
+                return pipeline_noising(*bound.args, **bound.kwargs)
             return pipeline_noising(*args, **kwargs)
 
         setattr(scheduler, noising, capturing_noising)
@@ -161,10 +170,6 @@ class DifferentialRun:
             raise RuntimeError(f"{type(self.pipe).__name__} did not noise an init image through its scheduler's add_noise or scale_noise")
         scheduler = self.scheduler
         height, width = self.original.shape[-2:]
-        scale = self.pixels_per_latent
-        self.change = prepare_change_map(
-            self.change_map, width * scale, height * scale, (height, width), self.options, self.resize_mode, field="map"
-        )
         if is_flow_matching(scheduler):
             schedule, space = self._sigma_schedule(levels=lambda i: scheduler.sigmas[scheduler.step_index]), FlowSpace()
         elif float(scheduler.init_noise_sigma) == 1.0:
@@ -179,6 +184,12 @@ class DifferentialRun:
         self.injector = Injector(
             original, noise, change, schedule, future_hinting=self.future_hinting, space=space, release_rule=self.release_rule
         )
+
+    def _fitted_change(self, original: torch.Tensor) -> torch.Tensor:
+        """The change map fitted to the working image and averaged to `original`'s latent grid."""
+        height, width = original.shape[-2:]
+        scale = self.pixels_per_latent
+        return prepare_change_map(self.change_map, width * scale, height * scale, (height, width), self.options, self.resize_mode, field="map")
 
     def _timestep_schedule(self, first_timestep):
         """DDPM-type schedulers: the loop runs over the tail of `scheduler.timesteps`."""

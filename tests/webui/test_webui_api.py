@@ -101,6 +101,7 @@ BAD = [
     ("invert not a boolean", [{"enabled": True, "map": b64(gray(0.5)), "invert": 3}], "invert", "true or false"),
     ("blur out of range", [{"enabled": True, "map": b64(gray(0.5)), "blur": 1000}], "blur", "must lie between"),
     ("unknown source", [{"enabled": True, "source": "spiral"}], "source", "must be one of"),
+    ("unknown fill", [{"enabled": True, "map": b64(gray(0.5)), "fill": "sprinkles"}], "fill", "must be one of"),
     ("args not a list", {"enabled": True}, "args", "must be a list"),
     ("too many positional values", [setting.default for setting in SETTINGS] + [5], "args", "at most"),
     ("inpaint mask source without a mask", [{"enabled": True, "source": "inpaint mask"}], "mask", "request's own mask"),
