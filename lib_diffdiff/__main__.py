@@ -1,4 +1,4 @@
-"""Command line: `diffdiff demo --out DIR`, `diffdiff bench reliability` (or `python -m lib_diffdiff ...`)."""
+"""Command line: `diffdiff demo --out DIR`, `diffdiff bench reliability`, `diffdiff bench fill` (or `python -m lib_diffdiff ...`)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,10 @@ def build_parser() -> ArgumentParser:
     reliability_parser.add_argument("--steps", type=whole_number(2), default=20, help="Euler steps of each edit")
     reliability_parser.add_argument("--seed", type=seed_number(), default=0, help="picks the pictures, the model's bank and the noise")
     reliability_parser.add_argument("--out", type=Path, default=Path("trends.png"), help="where to write the plot (PNG)")
+    fill_parser = benchmarks.add_parser(
+        "fill", help="each fill on a flat square the map changes: change, detail and spread over seeds, kept pixels' error"
+    )
+    fill_parser.add_argument("--images", type=whole_number(1), default=8, help="how many built-in pictures to edit")
     return parser
 
 
@@ -39,7 +43,7 @@ def main(argv=None) -> int:
     try:
         if args.command == "demo":
             check_output_folder(args.out, "--out")
-        else:
+        elif args.benchmark == "reliability":
             check_output_file(args.out, "--out")
     except InputError as error:
         return fail(PROG, error)
@@ -48,7 +52,11 @@ def main(argv=None) -> int:
         if args.command == "demo":
             for path in write_demo(args.out, steps=args.steps, seed=args.seed, progress=True):
                 print(f"wrote {path}")
-        if args.command == "bench":
+        if args.command == "bench" and args.benchmark == "fill":
+            from .lab.fill_bench import fill_benchmark, table
+
+            print(table(fill_benchmark(images=args.images, progress=True)))
+        elif args.command == "bench":
             from .lab.bench import reliability
 
             result = reliability(images=args.images, steps=args.steps, seed=args.seed, progress=True)

@@ -69,3 +69,18 @@ def test_plot_ticks_are_round_and_cover_the_range():
     ticks = nice_ticks(-0.143, 0.006)
     assert ticks[0] <= -0.143 and ticks[-1] >= 0.006
     assert [round(tick, 6) for tick in ticks] == [-0.15, -0.1, -0.05, 0.0, 0.05]
+
+
+def test_fill_bench_prints_every_fill_and_readme_shows_its_table():
+    """`bench fill` is deterministic: README's table is what it prints; kept pixels are exact with every fill,
+    and at denoising 0.5 noise fill changes the flat square more than no fill."""
+    printed = subprocess.run([sys.executable, "-m", "lib_diffdiff", "bench", "fill"], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    rows = [line for line in printed.splitlines() if line.startswith("| ") and not line.startswith("| fill")]
+    assert len(rows) == 3 * 3 * 2
+    readme = (ROOT / "README.md").read_text()
+    assert ".venv/bin/python -m\nlib_diffdiff bench fill" in readme or "python -m lib_diffdiff bench fill" in readme
+    for row in rows:
+        assert row in readme, row
+        assert row.endswith("| 0 |"), row  # kept error
+    change = {tuple(row.split(" | ")[:3]): float(row.split(" | ")[3]) for row in rows}
+    assert change[("| noise", "0.5", "4")] > 1.5 * change[("| none", "0.5", "4")]

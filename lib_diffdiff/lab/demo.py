@@ -124,9 +124,28 @@ def make_pictures(steps: int = 30, seed: int = 1, progress: bool = False) -> dic
     for name, change in tqdm(changes.items(), desc="demo edits", unit="edit", disable=not progress):
         pictures[name] = to_pil(edit(image, change, denoiser, steps, noise, sigmas=sigmas))
     pictures["change"] = changes["output"]
+    pictures.update(fill_pictures(seed))
     pictures["sector_change"] = sector_change(pictures["fan_output"], pictures["plain"], pictures["input"], fan_settings)
     pictures["steps"], pictures["seed"] = steps, seed
     return pictures
+
+
+def fill_pictures(seed: int, steps: int = 20, strength: float = 0.5) -> dict:
+    """The fill benchmark's first picture, its middle square flattened and changed by the map, edited
+    with no fill and with noise fill (denoising `strength`), enlarged to the demo's size."""
+    from .bench import BANK_SIZE, TILE
+    from .fill_bench import fill_edit, flat_square
+
+    bank = builtin_images(BANK_SIZE + 1, size=64, seed=0)
+    flat, change = flat_square(bank[BANK_SIZE:])
+    denoiser = PosteriorMeanDenoiser(bank[:BANK_SIZE], tile=TILE)
+    noise = seeded_noise(flat, seed)
+    enlarge = lambda picture: to_pil(picture).resize((SIZE, SIZE), Image.NEAREST)
+    found = {"fill_input": enlarge(flat), "fill_map": to_pil_gray(1 - change).resize((SIZE, SIZE), Image.NEAREST)}
+    for fill in ("none", "noise"):
+        found[f"fill_{fill}"] = enlarge(fill_edit(flat, change, denoiser, steps, strength, noise, fill, [seed]))
+    found["fill_steps"], found["fill_strength"] = steps, strength
+    return found
 
 
 def bar_chart(values: list[float], labels: list[str], width: int, height: int) -> Image.Image:
@@ -152,7 +171,7 @@ def panel(pictures: dict) -> Image.Image:
     width = 2 * margin + 4 * size + 3 * gap
     title_height = 64
     row_2 = title_height + caption + size + gap
-    height = row_2 + caption + 2 * size + margin
+    height = row_2 + caption + 2 * size + gap + caption + size + margin
     canvas = Image.new("RGB", (width, height), (255, 255, 255))
     paste_text(canvas, "Differential Diffusion: every pixel changes as much as its map says", (width // 2, margin), anchor="mt", scale=2)
     paste_text(
@@ -183,6 +202,13 @@ def panel(pictures: dict) -> Image.Image:
     chart_x = columns[1] + 2 * size + gap
     chart = bar_chart(pictures["sector_change"], [f"{strength:.1f}" for strength in strengths], width - margin - chart_x, 2 * size)
     place(chart, chart_x, row_2, "measured change", "per sector, share of plain img2img's")
+
+    row_3 = row_2 + caption + 2 * size + gap
+    place(pictures["fill_input"], columns[0], row_3, "flat square", "its middle flattened to one colour")
+    place(pictures["fill_map"], columns[1], row_3, "change map", "the square changes, the rest is kept")
+    setting = f"denoising {pictures['fill_strength']:g}, {pictures['fill_steps']} steps"
+    place(pictures["fill_none"], columns[2], row_3, "fill: none", f"stays near flat ({setting})")
+    place(pictures["fill_noise"], columns[3], row_3, "fill: noise", "new detail where the map changes")
     return canvas
 
 
