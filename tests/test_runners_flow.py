@@ -74,11 +74,11 @@ def plain(pipe, family, image):
     return pipe(image=image, height=HEIGHT, width=WIDTH, generator=generator(), **common, **tiny.flow_text_embeddings()).images[0]
 
 
-def ours(pipe, family, image, change_map):
+def ours(pipe, family, image, change_map, **settings):
     torch.manual_seed(0)
     runner = FAMILIES[family][1](pipe)
     options = dict(steps=STEPS, strength=STRENGTH, seed=SEED, output_type="latent", height=HEIGHT, width=WIDTH)
-    return runner(image, change_map, **options, **tiny.flow_text_embeddings())
+    return runner(image, change_map, **options, **settings, **tiny.flow_text_embeddings())
 
 
 @pytest.mark.parametrize(("family", "scheduler"), CASES)
@@ -178,3 +178,16 @@ def test_cli_help_lists_sd3_and_flux(capsys):
     assert RUNNERS["sd3"] is StableDiffusion3 and RUNNERS["flux"] is Flux
     args = build_parser().parse_args(["flux", "--image", "i.png", "--map", "m.png", "--prompt", "p", "--out", "o.png", "--steps", "4"])
     assert args.family == "flux" and args.steps == 4
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("fill", ["noise", "blur fill"])
+def test_sd3_and_flux_fill_keeps_the_kept_half_and_changes_the_start_of_the_other(family, fill):
+    """The fill reaches the pipeline's start (noised from the filled original) and never the kept half."""
+    pipe, init = pipeline(family), init_latent()
+    unpack = (lambda packed: pipe._unpack_latents(packed[None], HEIGHT, WIDTH, pipe.vae_scale_factor)[0]) if family == "flux" else (lambda x: x)
+    without = unpack(ours(pipe, family, init, half_keep_map()))
+    filled = unpack(ours(pipe, family, init, half_keep_map(), fill=fill))
+    half = WIDTH // 4
+    assert torch.equal(filled[..., :half], init[0, ..., :half])
+    assert not torch.equal(filled[..., half:], without[..., half:])
