@@ -124,28 +124,9 @@ def make_pictures(steps: int = 30, seed: int = 1, progress: bool = False) -> dic
     for name, change in tqdm(changes.items(), desc="demo edits", unit="edit", disable=not progress):
         pictures[name] = to_pil(edit(image, change, denoiser, steps, noise, sigmas=sigmas))
     pictures["change"] = changes["output"]
-    pictures.update(fill_pictures(seed))
     pictures["sector_change"] = sector_change(pictures["fan_output"], pictures["plain"], pictures["input"], fan_settings)
     pictures["steps"], pictures["seed"] = steps, seed
     return pictures
-
-
-def fill_pictures(seed: int, steps: int = 20, strength: float = 0.5) -> dict:
-    """The fill benchmark's first picture, its middle square flattened and changed by the map, edited
-    with no fill and with noise fill (denoising `strength`), enlarged to the demo's size."""
-    from .bench import BANK_SIZE, TILE
-    from .fill_bench import fill_edit, flat_square
-
-    bank = builtin_images(BANK_SIZE + 1, size=64, seed=0)
-    flat, change = flat_square(bank[BANK_SIZE:])
-    denoiser = PosteriorMeanDenoiser(bank[:BANK_SIZE], tile=TILE)
-    noise = seeded_noise(flat, seed)
-    enlarge = lambda picture: to_pil(picture).resize((SIZE, SIZE), Image.NEAREST)
-    found = {"fill_input": enlarge(flat), "fill_map": to_pil_gray(1 - change).resize((SIZE, SIZE), Image.NEAREST)}
-    for fill in ("none", "noise"):
-        found[f"fill_{fill}"] = enlarge(fill_edit(flat, change, denoiser, steps, strength, noise, fill, [seed]))
-    found["fill_steps"], found["fill_strength"] = steps, strength
-    return found
 
 
 def bar_chart(values: list[float], labels: list[str], width: int, height: int) -> Image.Image:
@@ -165,7 +146,8 @@ def bar_chart(values: list[float], labels: list[str], width: int, height: int) -
 
 def panel(pictures: dict) -> Image.Image:
     """One labelled image: input, map, Differential Diffusion and plain img2img in a row; below them
-    the strength fan, its output enlarged with each sector's strength, and the change measured per sector."""
+    the strength fan, its output enlarged with each sector's strength, and the change measured per sector;
+    last, a flat square with no fill and with noise fill (`pictures` also holds `fill_bench.fill_pictures`)."""
     margin, gap, caption = 16, 16, 50
     size = pictures["input"].width
     width = 2 * margin + 4 * size + 3 * gap

@@ -12,13 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from PIL import Image
 from tqdm import tqdm
 
 from ..fill import FILLS, filled_original
 from ..injection import Injector
 from ..schedule import ReleaseSchedule
 from .bench import BANK_SIZE, TILE
-from .demo import euler, schedule
+from .demo import SIZE as DEMO_SIZE
+from .demo import euler, schedule, to_pil, to_pil_gray
 from .reference import PosteriorMeanDenoiser, builtin_images
 
 SIZE = 64
@@ -99,3 +101,18 @@ def table(rows: list[FillRow]) -> str:
             f"| {row.fill} | {row.strength:g} | {row.steps} | {row.change:.3f} | {row.detail:.2f} | {row.spread:.3f} | {row.kept_error:g} |"
         )
     return "\n".join(lines)
+
+
+def fill_pictures(seed: int, steps: int = 20, strength: float = 0.5) -> dict:
+    """The fill benchmark's first picture, its middle square flattened and changed by the map, edited
+    with no fill and with noise fill (denoising `strength`), enlarged to the demo's size."""
+    bank = builtin_images(BANK_SIZE + 1, size=SIZE, seed=0)
+    flat, change = flat_square(bank[BANK_SIZE:])
+    denoiser = PosteriorMeanDenoiser(bank[:BANK_SIZE], tile=TILE)
+    noise = torch.randn(flat.shape, generator=torch.Generator().manual_seed(seed))
+    enlarge = lambda picture: to_pil(picture).resize((DEMO_SIZE, DEMO_SIZE), Image.NEAREST)
+    found = {"fill_input": enlarge(flat), "fill_map": to_pil_gray(1 - change).resize((DEMO_SIZE, DEMO_SIZE), Image.NEAREST)}
+    for fill in ("none", "noise"):
+        found[f"fill_{fill}"] = enlarge(fill_edit(flat, change, denoiser, steps, strength, noise, fill, [seed]))
+    found["fill_steps"], found["fill_strength"] = steps, strength
+    return found
