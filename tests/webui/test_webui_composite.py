@@ -98,3 +98,20 @@ def test_colour_correction_still_corrects_the_changed_pixels_and_the_composite_k
     out = pixels(corrected.images[0])
     assert np.array_equal(out[kept], pixels(scene())[kept])
     assert not np.array_equal(out[free], pixels(plain.images[0])[free]), "the correction changed the released pixels"
+
+
+def test_the_batch_tab_saves_each_image_with_its_own_maps_kept_pixels_exact(webui, tmp_path):
+    """Batch tab, source `inpaint mask`: each image's map is its own mask; what it keeps is the image."""
+    from modules import img2img
+
+    images, maps = tmp_path / "in", tmp_path / "maps"
+    images.mkdir(), maps.mkdir()
+    for name, box in (("cat", (0, 0, 32, 64)), ("dog", (32, 0, 64, 64))):
+        scene().save(images / f"{name}.png")
+        square_mask(SIZE, SIZE, box).save(maps / f"{name}.png")
+    p = webui.job(enabled=True, source=INPAINT_MASK, mask_blur=0, inpaint_full_res=False)
+    results = img2img.process_batch(p, str(images), str(maps))
+    for (name, result), kept_columns in zip(results, (slice(32, 64), slice(0, 32))):
+        out = pixels(result.images[0])
+        assert np.array_equal(out[:, kept_columns], pixels(scene())[:, kept_columns]), name
+        assert not np.array_equal(out, pixels(scene())), name
