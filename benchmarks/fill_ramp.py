@@ -19,12 +19,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lib_diffdiff.fill import seeded_noise  # noqa: E402
-from lib_diffdiff.injection import Injector  # noqa: E402
 from lib_diffdiff.lab.bench import BANK_SIZE, TILE  # noqa: E402
-from lib_diffdiff.lab.demo import euler, schedule  # noqa: E402
+from lib_diffdiff.lab.demo import edit, schedule  # noqa: E402
 from lib_diffdiff.lab.fill_bench import SIZE, flat_square  # noqa: E402
 from lib_diffdiff.lab.reference import PosteriorMeanDenoiser, builtin_images  # noqa: E402
-from lib_diffdiff.schedule import ReleaseSchedule  # noqa: E402
 
 WEIGHTS = {"no fill": None, "weight c": lambda c: c, "weight c^2 (ours)": lambda c: c * c}
 
@@ -47,8 +45,7 @@ def main() -> None:
                 if weight is not None:
                     target = seeded_noise(tuple(flat.shape), [100 + seed])
                     original = flat + weight(change) * (target - flat)
-                injector = Injector(original, noise, change, ReleaseSchedule.from_sampler_sigmas(sigmas), start_from_original=weight is not None)
-                out = injector.finish(euler(injector.wrap(denoiser), original + noise * sigmas[0], sigmas))
+                out = edit(original, change, denoiser, steps, noise, sigmas=sigmas)
                 moved += torch.stack([(out - flat)[..., start:stop, q].abs().mean() for q in quarters]) / 4
             print(f"  {name:18s} " + "  ".join(f"{value:.3f}" for value in moved.tolist()))
 

@@ -73,10 +73,9 @@ def write_demo(out: Path, steps: int = 30, seed: int = 1, progress: bool = False
     defaults, so `--out docs` remakes the README's pictures)."""
     from .lab.bench import reliability
     from .lab.demo import COMPOSITE_NAME, PANEL_NAME, TRENDS_NAME, composite_figure, make_pictures, panel
-
-    out.mkdir(parents=True, exist_ok=True)
     from .lab.fill_bench import fill_pictures
 
+    out.mkdir(parents=True, exist_ok=True)
     pictures = {**make_pictures(steps, seed, progress), **fill_pictures(seed)}
     results = {PANEL_NAME: panel(pictures), COMPOSITE_NAME: composite_figure(pictures), TRENDS_NAME: reliability(progress=progress).plot()}
     written = []

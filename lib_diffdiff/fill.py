@@ -47,10 +47,10 @@ def surroundings(original: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     for b in range(original.shape[0]):
         kept = keep[b % keep.shape[0], 0].float()
         weight = gaussian_blur(kept, radius)
+        reached, kept_total = weight > 1e-6, kept.sum()
         for c in range(original.shape[1]):
             plane = original[b, c].float()
-            far = (plane * kept).sum() / kept.sum() if kept.sum() > 0 else plane.mean()
-            reached = weight > 1e-6
+            far = (plane * kept).sum() / kept_total if kept_total > 0 else plane.mean()
             filled[b, c] = torch.where(reached, gaussian_blur(plane * kept, radius) / weight.clamp_min(1e-6), far)
     return filled.to(original.dtype)
 

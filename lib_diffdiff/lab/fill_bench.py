@@ -16,11 +16,9 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..fill import FILLS, filled_original
-from ..injection import Injector
-from ..schedule import ReleaseSchedule
 from .bench import BANK_SIZE, TILE
 from .demo import SIZE as DEMO_SIZE
-from .demo import euler, schedule, to_pil, to_pil_gray
+from .demo import edit, schedule, to_pil, to_pil_gray
 from .reference import PosteriorMeanDenoiser, builtin_images
 
 SIZE = 64
@@ -51,9 +49,7 @@ def flat_square(pictures: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def fill_edit(image, change, denoiser, steps: int, strength: float, noise, fill: str, seeds: list[int]) -> torch.Tensor:
     """img2img at `strength` (the last share of `steps` Euler steps) with the map and the fill."""
     sigmas = schedule(steps)[steps - round(steps * strength) :]
-    original = filled_original(image, change, fill, seeds)
-    injector = Injector(original, noise, change, ReleaseSchedule.from_sampler_sigmas(sigmas), start_from_original=original is not image)
-    return injector.finish(euler(injector.wrap(denoiser), original + noise * sigmas[0], sigmas))
+    return edit(filled_original(image, change, fill, seeds), change, denoiser, steps, noise, sigmas=sigmas)  # starts from the fill
 
 
 def horizontal_detail(pictures: torch.Tensor) -> torch.Tensor:

@@ -16,10 +16,11 @@ from PIL import Image
 
 from ..composite import composite_by_map
 from ..errors import SettingsError
-from ..fill import FILLS, NONE
+from ..fill import NONE
 from ..images import open_image
 from ..injection import CONTINUOUS
 from ..maps import MapOptions
+from ..params import BY_NAME
 from .core import DifferentialRun, load_pipeline, place, seeded_generator
 
 
@@ -38,12 +39,6 @@ def read_image(image):
     if isinstance(image, Image.Image):
         return image.convert("RGB")
     return image
-
-
-def check_fill(fill: str) -> str:
-    if fill not in FILLS:
-        raise ValueError(f"fill: must be one of {list(FILLS)}, got {fill!r}")
-    return fill
 
 
 def check_strength(strength: float) -> float:
@@ -143,7 +138,7 @@ class Runner(ABC):
             map_options=map_options,
             future_hinting=future_hinting,
             release_rule=release_rule,
-            fill=check_fill(fill),
+            fill=BY_NAME["fill"].check(fill),  # before any pipeline runs
             steps=int(steps),
             strength=check_strength(strength),
             guidance=self.default_guidance if guidance is None else guidance,
