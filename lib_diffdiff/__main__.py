@@ -16,7 +16,8 @@ def build_parser() -> ArgumentParser:
         "demo",
         help="edit a built-in picture offline and write one labelled panel, plus the reliability plot",
         description="Edit a built-in picture with a weight-free reference model and write panel.png (input, map, "
-        "Differential Diffusion, plain img2img, strength fan) and trends.png (the reliability benchmark's plot). "
+        "Differential Diffusion, plain img2img, strength fan), composite.png (kept pixels with and without the composite), "
+        "steps.png (the same map at 1, 2, 4 and 20 steps) and trends.png (the reliability benchmark's plot). "
         "With --out docs it remakes the README's pictures.",
     )
     demo.add_argument("--out", type=Path, default=Path("demo-out"), help="folder for the PNGs")
@@ -28,7 +29,14 @@ def build_parser() -> ArgumentParser:
         "reliability", help="the paper's reliability score R of every method, and a plot of the trends"
     )
     reliability_parser.add_argument("--images", type=whole_number(1), default=32, help="how many built-in pictures to edit")
-    reliability_parser.add_argument("--steps", type=whole_number(2), default=20, help="Euler steps of each edit")
+    reliability_parser.add_argument("--steps", type=whole_number(1), default=20, help="Euler steps of each edit")
+    reliability_parser.add_argument(
+        "--schedule",
+        choices=("karras", "uniform"),
+        default="karras",
+        help="the steps' noise levels: karras (its last step barely changes a picture) or uniform (SGM Uniform, "
+        "as few-step models are run)",
+    )
     reliability_parser.add_argument("--seed", type=seed_number(), default=0, help="picks the pictures, the model's bank and the noise")
     reliability_parser.add_argument("--out", type=Path, default=Path("trends.png"), help="where to write the plot (PNG)")
     fill_parser = benchmarks.add_parser(
@@ -59,7 +67,7 @@ def main(argv=None) -> int:
         elif args.command == "bench":
             from .lab.bench import reliability
 
-            result = reliability(images=args.images, steps=args.steps, seed=args.seed, progress=True)
+            result = reliability(images=args.images, steps=args.steps, seed=args.seed, schedule_kind=args.schedule, progress=True)
             print(result.table())
             result.plot().save(args.out)
             print(f"wrote {args.out}")
@@ -69,15 +77,30 @@ def main(argv=None) -> int:
 
 
 def write_demo(out: Path, steps: int = 30, seed: int = 1, progress: bool = False) -> list[Path]:
-    """Write into `out` the demo's panel, its composite figure and the reliability benchmark's trend plot (at the benchmark's
-    defaults, so `--out docs` remakes the README's pictures)."""
+    """Write into `out` the demo's panel, its composite and step-count figures and the reliability benchmark's trend plot
+    (at the benchmark's defaults, so `--out docs` remakes the README's pictures)."""
     from .lab.bench import reliability
-    from .lab.demo import COMPOSITE_NAME, PANEL_NAME, TRENDS_NAME, composite_figure, make_pictures, panel
+    from .lab.demo import (
+        COMPOSITE_NAME,
+        PANEL_NAME,
+        STEPS_NAME,
+        TRENDS_NAME,
+        composite_figure,
+        make_pictures,
+        panel,
+        step_count_figure,
+        step_count_pictures,
+    )
     from .lab.fill_bench import fill_pictures
 
     out.mkdir(parents=True, exist_ok=True)
     pictures = {**make_pictures(steps, seed, progress), **fill_pictures(seed)}
-    results = {PANEL_NAME: panel(pictures), COMPOSITE_NAME: composite_figure(pictures), TRENDS_NAME: reliability(progress=progress).plot()}
+    results = {
+        PANEL_NAME: panel(pictures),
+        COMPOSITE_NAME: composite_figure(pictures),
+        STEPS_NAME: step_count_figure(step_count_pictures(seed, progress)),
+        TRENDS_NAME: reliability(progress=progress).plot(),
+    }
     written = []
     for name, picture in results.items():
         picture.save(out / name)

@@ -210,7 +210,8 @@ def test_a_write_that_fails_late_is_one_line(tmp_path, capsys, monkeypatch):
 def test_bench_flags_are_checked_before_it_runs(tmp_path, capsys):
     for argv, says in (
         (["--images", "0"], "argument --images: must be at least 1, got 0"),
-        (["--steps", "1"], "argument --steps: must be at least 2, got 1"),
+        (["--steps", "0"], "argument --steps: must be at least 1, got 0"),
+        (["--schedule", "exponential"], "argument --schedule: invalid choice: 'exponential'"),
         (["--seed", "-5"], "argument --seed: must be at least 0, got -5"),
         (["--out", str(tmp_path / "plot.svg")], "--out: unknown image format '.svg'"),
     ):

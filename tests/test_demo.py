@@ -6,9 +6,21 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from lib_diffdiff.lab.demo import COMPOSITE_NAME, PANEL_NAME, TRENDS_NAME, make_pictures
+from lib_diffdiff.lab.demo import (
+    COMPOSITE_NAME,
+    KARRAS,
+    PANEL_NAME,
+    SHOWN_STRENGTHS,
+    STEP_COUNTS,
+    STEPS_NAME,
+    TRENDS_NAME,
+    UNIFORM,
+    make_pictures,
+    step_count_pictures,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,14 +46,29 @@ def test_change_follows_the_map_and_the_fan_sectors_in_order():
     assert f"({shown} for strengths 0 to 1" in " ".join((ROOT / "README.md").read_text().split())
 
 
+def test_the_same_map_at_each_step_count_shows_what_few_step_models_get():
+    """One step gives each strength its share; at 2 Karras steps strengths up to 1/2 change only a little
+    (the last step barely changes a picture) while SGM Uniform keeps the map's range; README quotes the figures."""
+    found = step_count_pictures()
+    for (kind, steps), (_, shares) in found.items():
+        assert shares == sorted(shares), (kind, steps)
+    for kind in (KARRAS, UNIFORM):
+        assert found[kind, 1][1] == pytest.approx(list(SHOWN_STRENGTHS), abs=0.02)
+    assert found[KARRAS, 2][1][1] < 0.1 and found[UNIFORM, 2][1][1] > 0.5
+    readme = (ROOT / "README.md").read_text()
+    for kind, label in ((KARRAS, "Karras"), (UNIFORM, "SGM Uniform")):
+        cells = " | ".join(" / ".join(f"{100 * share:.0f} %" for share in found[kind, steps][1]) for steps in STEP_COUNTS)
+        assert f"| {label} | {cells} |" in readme
+
+
 def test_demo_command_remakes_the_readme_pictures(tmp_path):
     """`diffdiff demo --out docs` is the README's one command for its pictures: they must match what it makes."""
     printed = subprocess.run(
         [sys.executable, "-m", "lib_diffdiff", "demo", "--out", str(tmp_path)], cwd=ROOT, check=True, capture_output=True, text=True
     )
-    names = (PANEL_NAME, COMPOSITE_NAME, TRENDS_NAME)
+    names = (PANEL_NAME, COMPOSITE_NAME, STEPS_NAME, TRENDS_NAME)
     assert printed.stdout.split() == [word for name in names for word in ("wrote", str(tmp_path / name))]
-    assert "demo edits" in printed.stderr and "reliability" in printed.stderr  # the progress bars
+    assert all(bar in printed.stderr for bar in ("demo edits", "step counts", "reliability"))  # the progress bars
     readme = (ROOT / "README.md").read_text()
     assert ".venv/bin/diffdiff demo --out docs" in readme
     for name in names:

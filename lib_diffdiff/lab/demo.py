@@ -9,7 +9,6 @@ between blends smoothly: with a left-to-right map the change grows from left to 
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
@@ -21,15 +20,18 @@ from ..injection import CONTINUOUS, Injector
 from ..maps import MapOptions, prepare_change_map
 from ..params import Settings
 from ..presets import STRENGTH_FAN, preset_map
-from .reference import PosteriorMeanDenoiser, builtin_images, karras_sigmas, sunset_palette
 from ..schedule import ReleaseSchedule
 from ..text import paste_text
+from .reference import PosteriorMeanDenoiser, builtin_images, karras_sigmas, linear_alphas_cumprod, sunset_palette, uniform_timestep_sigmas
 
 SIZE = 288  # the demo picture's side in pixels (its "latent" is the picture itself)
 SPREAD = 0.02  # the grain the reference edit allows around the recoloured picture, in [-1, 1] units
 PANEL_NAME = "panel.png"
 TRENDS_NAME = "trends.png"
 COMPOSITE_NAME = "composite.png"
+STEPS_NAME = "steps.png"
+STEP_COUNTS = (1, 2, 4, 20)  # what few-step models run (SD Turbo 1; Lightning, Hyper, LCM, schnell 2 to 4) and a usual count
+SHOWN_STRENGTHS = (0.25, 0.5, 0.75)
 HOW_IT_WORKS = (
     "How it works: a pixel of change strength c",
     "takes part only in the last c share of the",
@@ -55,14 +57,25 @@ def horizontal_gradient(width: int, height: int) -> Image.Image:
     return Image.fromarray(np.tile(row, (height, 1)), mode="L")
 
 
-def schedule(steps: int) -> torch.Tensor:
-    """The benchmark's sigmas of a full-strength run: Karras, from well above the built-in pictures' [-1, 1] range."""
+KARRAS = "karras"
+UNIFORM = "uniform"
+SCHEDULES = (KARRAS, UNIFORM)
+
+
+def schedule(steps: int, kind: str = KARRAS) -> torch.Tensor:
+    """The benchmark's sigmas of a full-strength run, from well above the built-in pictures' [-1, 1] range:
+    Karras from 20 to 0.02, whose last step starts at its lowest level and so barely changes a picture, or
+    SGM Uniform on Stable Diffusion's noise schedule (14.6 down), whose last step starts well above it."""
+    if kind == UNIFORM:
+        return uniform_timestep_sigmas(steps, linear_alphas_cumprod())
     return karras_sigmas(steps, sigma_max=20.0)
 
 
-def demo_schedule(steps: int) -> torch.Tensor:
-    """Karras sigmas scaled to the demo edit's grain, as Stable Diffusion's (14.6 down to 0.03) are to its
-    data: the noise levels then spread the release times over the whole visible range of the edit."""
+def demo_schedule(steps: int, kind: str = KARRAS) -> torch.Tensor:
+    """`schedule` scaled to the demo edit's grain, as Stable Diffusion's levels (14.6 down to 0.03) are to
+    its data: the noise levels then spread the release times over the whole visible range of the edit."""
+    if kind == UNIFORM:
+        return schedule(steps, UNIFORM) * (20 * SPREAD / 14.6)
     return karras_sigmas(steps, sigma_min=SPREAD / 5, sigma_max=20 * SPREAD)
 
 
@@ -234,4 +247,63 @@ def composite_figure(pictures: dict) -> Image.Image:
         paste_text(canvas, title, (x, y), scale=2)
         paste_text(canvas, note, (x, y + 28))
         canvas.paste(picture.convert("RGB"), (x, y + caption))
+    return canvas
+
+
+def strength_shares(output: Image.Image, full_edit: Image.Image, original: Image.Image, strengths=SHOWN_STRENGTHS) -> list[float]:
+    """On a left-to-right gradient map (strength x / (width - 1) at column x): the change around each of
+    `strengths`' columns (9 columns wide) as a share of the full edit's change there."""
+    before = np.asarray(original, dtype=np.float64)
+    change, full = (np.abs(np.asarray(picture, dtype=np.float64) - before).mean(axis=(0, 2)) for picture in (output, full_edit))
+    columns = [round(strength * (original.width - 1)) for strength in strengths]
+    return [float(change[c - 4 : c + 5].mean() / full[c - 4 : c + 5].mean()) for c in columns]
+
+
+def step_count_pictures(seed: int = 1, progress: bool = False) -> dict:
+    """The demo edit with the gradient map at each of STEP_COUNTS on both schedules, and the share of the
+    full edit (an all-change map at the same steps) at SHOWN_STRENGTHS: (kind, steps) -> (picture, shares)."""
+    image = builtin_images(1, size=SIZE, seed=seed)
+    denoiser = PosteriorMeanDenoiser(sunset_palette(image), tile=SIZE, spread=SPREAD)
+    noise = seeded_noise(image, seed)
+    gradient = prepare_change_map(horizontal_gradient(SIZE, SIZE), SIZE, SIZE, (SIZE, SIZE), MapOptions())
+    original, found = to_pil(image), {}
+    cases = [(kind, steps) for kind in SCHEDULES for steps in STEP_COUNTS]
+    for kind, steps in tqdm(cases, desc="step counts", unit="count", disable=not progress):
+        sigmas = demo_schedule(steps, kind)
+        output, full = (to_pil(edit(image, change, denoiser, steps, noise, sigmas=sigmas)) for change in (gradient, torch.ones(SIZE, SIZE)))
+        found[kind, steps] = output, strength_shares(output, full, original)
+    return found
+
+
+def step_count_figure(found: dict) -> Image.Image:
+    """The same map at each step count, one row per schedule, each picture with its measured shares."""
+    margin, gap, caption, heading = 16, 16, 50, 30
+    size = SIZE
+    width = 2 * margin + len(STEP_COUNTS) * size + (len(STEP_COUNTS) - 1) * gap
+    row_height = heading + caption + size + gap
+    height = 64 + len(SCHEDULES) * row_height + margin
+    canvas = Image.new("RGB", (width, height), (255, 255, 255))
+    paste_text(canvas, "The same map at 1, 2, 4 and 20 steps", (width // 2, margin), anchor="mt", scale=2)
+    paste_text(
+        canvas,
+        "The demo edit with the left-to-right gradient map (keep at left). Under each: the change at strengths "
+        + ", ".join(f"{strength:g}" for strength in SHOWN_STRENGTHS)
+        + " as a share of an all-change map's at the same steps.",
+        (width // 2, margin + 32),
+        anchor="mt",
+    )
+    headings = {
+        KARRAS: "Karras: the last step starts at the lowest noise level and barely changes the picture",
+        UNIFORM: "SGM Uniform: the last step starts well above the lowest level",
+    }
+    for row, kind in enumerate(SCHEDULES):
+        y = 64 + row * row_height
+        paste_text(canvas, headings[kind], (margin, y), scale=2)
+        for column, steps in enumerate(STEP_COUNTS):
+            picture, shares = found[kind, steps]
+            x = margin + column * (size + gap)
+            paste_text(canvas, f"{steps} step{'s' if steps > 1 else ''}", (x, y + heading), scale=2)
+            measured = " / ".join(f"{100 * share:.0f}%" for share in shares)
+            paste_text(canvas, f"at {' / '.join(f'{strength:g}' for strength in SHOWN_STRENGTHS)}: {measured}", (x, y + heading + 28))
+            canvas.paste(picture, (x, y + heading + caption))
     return canvas

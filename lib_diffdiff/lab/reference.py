@@ -103,6 +103,16 @@ def karras_sigmas(steps: int, sigma_min: float = 0.02, sigma_max: float = 20.0, 
     return torch.cat([sigmas, sigmas.new_zeros([1])])
 
 
+def uniform_timestep_sigmas(steps: int, alphas_cumprod: torch.Tensor) -> torch.Tensor:
+    """The WebUI's "SGM Uniform" schedule with a final 0: timesteps evenly spaced from the top down, the
+    last a step above 0 (so the last step starts well above the model's lowest level, unlike Karras's)."""
+    from ..schedule import timestep_to_sigma
+
+    top = alphas_cumprod.numel() - 1
+    sigmas = timestep_to_sigma(torch.linspace(top, 0, steps + 1)[:-1], alphas_cumprod)
+    return torch.cat([sigmas, sigmas.new_zeros([1])])
+
+
 def linear_alphas_cumprod(steps: int = 1000, beta_start: float = 0.00085, beta_end: float = 0.012) -> torch.Tensor:
     """Stable Diffusion's "scaled linear" DDPM noise schedule."""
     betas = torch.linspace(beta_start**0.5, beta_end**0.5, steps, dtype=torch.float64) ** 2
