@@ -22,7 +22,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lib_diffdiff.fan import fan_parts  # noqa: E402
 from lib_diffdiff.lab import demo  # noqa: E402
-from lib_diffdiff.lab.reference import PosteriorMeanDenoiser, builtin_images, sunset_palette  # noqa: E402
 from lib_diffdiff.maps import prepare_change_map  # noqa: E402
 from lib_diffdiff.params import Settings  # noqa: E402
 from lib_diffdiff.presets import STRENGTH_FAN, preset_map  # noqa: E402
@@ -42,9 +41,8 @@ def saved(image: torch.Tensor, change: torch.Tensor, denoiser, noise, sigmas) ->
 
 def main() -> None:
     size = demo.SIZE
-    image = builtin_images(1, size=size, seed=1)
-    denoiser = PosteriorMeanDenoiser(sunset_palette(image), tile=size, spread=demo.SPREAD)
-    noise, sigmas = demo.seeded_noise(image, 1), demo.demo_schedule(30)
+    image, denoiser, noise = demo.demo_scene(1)
+    sigmas = demo.demo_schedule(30)
     fan_settings = Settings(source=STRENGTH_FAN, fan_from=0.0, fan_to=1.0, fan_count=6)
     fan = demo.to_pil_gray(preset_map(STRENGTH_FAN, size, size, fan_settings))
     change = prepare_change_map(fan, size, size, (size, size), fan_settings.map_options())

@@ -33,10 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lib_diffdiff import Injector, ReleaseSchedule  # noqa: E402
 from lib_diffdiff.injection import STEPPED  # noqa: E402
-from lib_diffdiff.lab.bench import BANK_SIZE, METHODS, TILE, differential, reliability  # noqa: E402
+from lib_diffdiff.lab.bench import METHODS, differential, reference_scene, reliability  # noqa: E402
 from lib_diffdiff.lab.demo import KARRAS, SCHEDULES, euler, schedule  # noqa: E402
 from lib_diffdiff.lab.metrics import column_trend, pearson  # noqa: E402
-from lib_diffdiff.lab.reference import PosteriorMeanDenoiser, builtin_images  # noqa: E402
 
 STEP_COUNTS = (1, 2, 3, 4, 6, 8, 12, 20, 50)
 SEEDS = (0, 1, 2, 3)
@@ -59,8 +58,7 @@ def last_step_set_apart(image, change, denoiser, sigmas, noise):
 def boundary_change(steps: int, seed: int) -> list[float]:
     """The paper's rule on uniform maps of strength k/N, k = 0..N: each one's column trend, as a share
     of the all-change map's."""
-    pictures = builtin_images(BANK_SIZE + 32, size=COLUMNS, seed=seed)
-    denoiser, originals = PosteriorMeanDenoiser(pictures[:BANK_SIZE], tile=TILE), pictures[BANK_SIZE:]
+    denoiser, originals = reference_scene(32, COLUMNS, seed)
     noise = torch.randn(originals.shape, generator=torch.Generator().manual_seed(seed))
     trends = [
         column_trend(

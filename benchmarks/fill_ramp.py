@@ -19,23 +19,22 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lib_diffdiff.fill import seeded_noise  # noqa: E402
-from lib_diffdiff.lab.bench import BANK_SIZE, TILE  # noqa: E402
-from lib_diffdiff.lab.demo import edit, schedule  # noqa: E402
+from lib_diffdiff.lab.bench import reference_scene  # noqa: E402
+from lib_diffdiff.lab.demo import edit, img2img_sigmas, schedule  # noqa: E402
 from lib_diffdiff.lab.fill_bench import SIZE, flat_square  # noqa: E402
-from lib_diffdiff.lab.reference import PosteriorMeanDenoiser, builtin_images  # noqa: E402
 
 WEIGHTS = {"no fill": None, "weight c": lambda c: c, "weight c^2 (ours)": lambda c: c * c}
 
 
 def main() -> None:
-    pictures = builtin_images(BANK_SIZE + 8, size=SIZE, seed=0)
-    denoiser, flat = PosteriorMeanDenoiser(pictures[:BANK_SIZE], tile=TILE), flat_square(pictures[BANK_SIZE:])[0]
+    denoiser, pictures = reference_scene(8, SIZE)
+    flat = flat_square(pictures)[0]
     start, stop = SIZE // 4, 3 * SIZE // 4
     change = torch.zeros(SIZE, SIZE)
     change[start:stop, start:stop] = torch.linspace(0, 1, stop - start)
     quarters = [slice(start + q * (stop - start) // 4, start + (q + 1) * (stop - start) // 4) for q in range(4)]
     for steps in (4, 20):
-        sigmas = schedule(steps)[steps - round(steps * 0.5) :]
+        sigmas = img2img_sigmas(schedule(steps), 0.5)
         print(f"{steps} steps, denoising 0.5: change per quarter of the ramp (strength 0-0.25 ... 0.75-1)")
         for name, weight in WEIGHTS.items():
             moved = torch.zeros(4)

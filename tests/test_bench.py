@@ -16,11 +16,16 @@ from lib_diffdiff.lab.plot import nice_ticks
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def printed_scores(printed: str) -> dict[str, float]:
+    """R per method from the table `bench reliability` prints."""
+    return {name: float(score) for name, score in re.findall(r"^\| (.+?) \| (-?\d\.\d{3}) \|$", printed, re.MULTILINE)}
+
+
 def test_bench_command_prints_r_for_every_method_and_writes_the_plot(tmp_path):
     plot = tmp_path / "plots" / "trends.png"
     command = [sys.executable, "-m", "lib_diffdiff", "bench", "reliability", "--images", "4", "--steps", "8", "--out", str(plot)]
     printed = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True).stdout
-    scores = {name: float(score) for name, score in re.findall(r"^\| (.+?) \| (-?\d\.\d{3}) \|$", printed, re.MULTILINE)}
+    scores = printed_scores(printed)
     assert list(scores) == list(METHODS)
     assert scores["Differential Diffusion"] > 0.9
     assert scores["Differential Diffusion"] > scores["img2img, strength 0.5"] + 0.3
@@ -63,7 +68,7 @@ def test_one_step_gives_each_pixel_its_strengths_share_of_the_step(schedule_kind
     printed = subprocess.run(
         [*command, "--schedule", schedule_kind, "--out", str(tmp_path / "trends.png")], cwd=ROOT, check=True, capture_output=True, text=True
     ).stdout
-    scores = {name: float(score) for name, score in re.findall(r"^\| (.+?) \| (-?\d\.\d{3}) \|$", printed, re.MULTILINE)}
+    scores = printed_scores(printed)
     assert scores["Differential Diffusion"] > 0.99 and scores["Differential Diffusion"] == scores["soft-inpainting blend"]
     # the binary mask has 2 levels, the stepped rule only 0 or 1 step
     assert scores["Differential Diffusion"] > scores["img2img, binary mask"] > scores["DD, stepped release"]

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from ..injection import STEPPED
 from ..maps import MapOptions, to_change
-from .demo import KARRAS, SCHEDULES, edit, euler, schedule
+from .demo import KARRAS, SCHEDULES, edit, euler, img2img_sigmas, schedule
 from .metrics import all_change_map, gradient_map, normalised_trend, pearson
 from .plot import plot_trends
 from .reference import PosteriorMeanDenoiser, builtin_images
@@ -29,11 +29,16 @@ BANK_SIZE = 32
 TILE = 8
 
 
+def reference_scene(images: int, size: int = 64, seed: int = 0) -> tuple[PosteriorMeanDenoiser, torch.Tensor]:
+    """The benchmarks' reference model, over a bank of BANK_SIZE built-in pictures, and `images` other
+    built-in pictures to edit, all from `seed`."""
+    pictures = builtin_images(BANK_SIZE + images, size=size, seed=seed)
+    return PosteriorMeanDenoiser(pictures[:BANK_SIZE], tile=TILE), pictures[BANK_SIZE:]
+
+
 def img2img(image: torch.Tensor, denoiser, sigmas: torch.Tensor, noise: torch.Tensor, strength: float) -> torch.Tensor:
-    """Plain img2img: the last `strength` share of the steps (at least one, as in the WebUI), from the
-    picture noised to their first level."""
-    steps = len(sigmas) - 1
-    sigmas = sigmas[steps - max(1, round(steps * strength)) :]
+    """Plain img2img at denoising `strength`, from the picture noised to the first level it runs."""
+    sigmas = img2img_sigmas(sigmas, strength)
     return euler(denoiser, image + noise * sigmas[0], sigmas)
 
 
@@ -109,8 +114,7 @@ def reliability(
         raise ValueError(f"--schedule: must be one of {', '.join(SCHEDULES)}, got {schedule_kind!r}")
     if size < TILE * 2 or size % TILE:
         raise ValueError(f"size: must be a multiple of {TILE}, at least {2 * TILE}, got {size}")
-    pictures = builtin_images(BANK_SIZE + images, size=size, seed=seed)
-    denoiser, originals = PosteriorMeanDenoiser(pictures[:BANK_SIZE], tile=TILE), pictures[BANK_SIZE:]
+    denoiser, originals = reference_scene(images, size, seed)
     generator = torch.Generator().manual_seed(seed)
     noise_gradient = torch.randn(originals.shape, generator=generator)
     noise_all_change = torch.randn(originals.shape, generator=generator)

@@ -79,8 +79,22 @@ def demo_schedule(steps: int, kind: str = KARRAS) -> torch.Tensor:
     return karras_sigmas(steps, sigma_min=SPREAD / 5, sigma_max=20 * SPREAD)
 
 
+def img2img_sigmas(sigmas: torch.Tensor, strength: float) -> torch.Tensor:
+    """The tail of a full-strength schedule (ending in 0) that img2img at denoising `strength` runs: the
+    last share of its steps, at least one, as in the WebUI."""
+    steps = len(sigmas) - 1
+    return sigmas[steps - max(1, round(steps * strength)) :]
+
+
 def seeded_noise(image: torch.Tensor, seed: int) -> torch.Tensor:
     return torch.randn(image.shape, generator=torch.Generator().manual_seed(seed))
+
+
+def demo_scene(seed: int) -> tuple[torch.Tensor, PosteriorMeanDenoiser, torch.Tensor]:
+    """The demo's picture, its reference model (that picture recoloured into the sunset palette, give or
+    take SPREAD of grain) and its noise, all from `seed`."""
+    image = builtin_images(1, size=SIZE, seed=seed)
+    return image, PosteriorMeanDenoiser(sunset_palette(image), tile=SIZE, spread=SPREAD), seeded_noise(image, seed)
 
 
 def edit(
@@ -122,9 +136,8 @@ def sector_change(output: Image.Image, full_edit: Image.Image, original: Image.I
 def make_pictures(steps: int = 30, seed: int = 1, progress: bool = False) -> dict:
     """The demo's pictures and measurements: input, map, Differential Diffusion, plain img2img (an
     all-change map), the strength fan's map and output, and each fan sector's share of the full edit."""
-    image = builtin_images(1, size=SIZE, seed=seed)
-    denoiser = PosteriorMeanDenoiser(sunset_palette(image), tile=SIZE, spread=SPREAD)
-    noise, sigmas = seeded_noise(image, seed), demo_schedule(steps)
+    image, denoiser, noise = demo_scene(seed)
+    sigmas = demo_schedule(steps)
     gradient = horizontal_gradient(SIZE, SIZE)
     fan_settings = Settings(source=STRENGTH_FAN)
     fan = to_pil_gray(preset_map(STRENGTH_FAN, SIZE, SIZE, fan_settings))
@@ -262,9 +275,7 @@ def strength_shares(output: Image.Image, full_edit: Image.Image, original: Image
 def step_count_pictures(seed: int = 1, progress: bool = False) -> dict:
     """The demo edit with the gradient map at each of STEP_COUNTS on both schedules, and the share of the
     full edit (an all-change map at the same steps) at SHOWN_STRENGTHS: (kind, steps) -> (picture, shares)."""
-    image = builtin_images(1, size=SIZE, seed=seed)
-    denoiser = PosteriorMeanDenoiser(sunset_palette(image), tile=SIZE, spread=SPREAD)
-    noise = seeded_noise(image, seed)
+    image, denoiser, noise = demo_scene(seed)
     gradient = prepare_change_map(horizontal_gradient(SIZE, SIZE), SIZE, SIZE, (SIZE, SIZE), MapOptions())
     original, found = to_pil(image), {}
     cases = [(kind, steps) for kind in SCHEDULES for steps in STEP_COUNTS]

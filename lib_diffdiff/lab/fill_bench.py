@@ -16,10 +16,9 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..fill import FILLS, filled_original
-from .bench import BANK_SIZE, TILE
+from .bench import reference_scene
 from .demo import SIZE as DEMO_SIZE
-from .demo import edit, schedule, to_pil, to_pil_gray
-from .reference import PosteriorMeanDenoiser, builtin_images
+from .demo import edit, img2img_sigmas, schedule, to_pil, to_pil_gray
 
 SIZE = 64
 
@@ -48,7 +47,7 @@ def flat_square(pictures: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def fill_edit(image, change, denoiser, steps: int, strength: float, noise, fill: str, seeds: list[int]) -> torch.Tensor:
     """img2img at `strength` (the last share of `steps` Euler steps) with the map and the fill."""
-    sigmas = schedule(steps)[steps - round(steps * strength) :]
+    sigmas = img2img_sigmas(schedule(steps), strength)
     return edit(filled_original(image, change, fill, seeds), change, denoiser, steps, noise, sigmas=sigmas)  # starts from the fill
 
 
@@ -59,8 +58,7 @@ def horizontal_detail(pictures: torch.Tensor) -> torch.Tensor:
 def fill_benchmark(
     images: int = 8, strengths=(0.5, 0.75, 1.0), step_counts=(4, 20), seeds=(0, 1, 2, 3), fills=FILLS, progress: bool = False
 ) -> list[FillRow]:
-    pictures = builtin_images(BANK_SIZE + images, size=SIZE, seed=0)
-    denoiser, originals = PosteriorMeanDenoiser(pictures[:BANK_SIZE], tile=TILE), pictures[BANK_SIZE:]
+    denoiser, originals = reference_scene(images, SIZE)
     flat, change = flat_square(originals)
     inside = change.bool()
     square = slice(SIZE // 4, 3 * SIZE // 4)
@@ -102,9 +100,8 @@ def table(rows: list[FillRow]) -> str:
 def fill_pictures(seed: int, steps: int = 20, strength: float = 0.5) -> dict:
     """The fill benchmark's first picture, its middle square flattened and changed by the map, edited
     with no fill and with noise fill (denoising `strength`), enlarged to the demo's size."""
-    bank = builtin_images(BANK_SIZE + 1, size=SIZE, seed=0)
-    flat, change = flat_square(bank[BANK_SIZE:])
-    denoiser = PosteriorMeanDenoiser(bank[:BANK_SIZE], tile=TILE)
+    denoiser, pictures = reference_scene(1, SIZE)
+    flat, change = flat_square(pictures)
     noise = torch.randn(flat.shape, generator=torch.Generator().manual_seed(seed))
     enlarge = lambda picture: to_pil(picture).resize((DEMO_SIZE, DEMO_SIZE), Image.NEAREST)
     found = {"fill_input": enlarge(flat), "fill_map": to_pil_gray(1 - change).resize((DEMO_SIZE, DEMO_SIZE), Image.NEAREST)}
